@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -96,7 +97,8 @@ def train(
         seed: seeds the batch order (and the model's sampling, through ``torch.manual_seed``).
         device: where to train; by default CUDA, then MPS, then CPU.
         optimizer: an optimiser over the model's parameters (default Adam).
-        progress: show a tqdm progress bar with the running ELBO (or loss).
+        progress: show a tqdm progress bar with the running ELBO (or loss)
+            ``TQDM_DISABLE=1`` in the environment hides it regardless (the book build sets it).
         desc: progress bar label.
         check_every: steps between checks that the loss is finite (checks need a
             device synchronisation; a non-finite loss is still reported with its exact step).
@@ -125,7 +127,7 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     history = History()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=desc or type(model).__name__, disable=not progress,
+    bar = tqdm(total=epochs * steps_per_epoch, desc=desc or type(model).__name__, disable=not progress or _tqdm_disabled(),
                unit="step", leave=False)
     key = None
     try:
@@ -172,6 +174,10 @@ def train(
         model.eval()
     history.step = {k: [float(v) for v in vals] for k, vals in history.step.items()}
     return history
+
+
+def _tqdm_disabled() -> bool:
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _check_finite(losses: torch.Tensor, epoch: int, steps_per_epoch: int) -> None:

@@ -1,0 +1,216 @@
+"""Shared machinery of the exercise checks: run a student's function against the reference, say what differs.
+
+A check calls the student's function and the reference on the same seeded inputs, compares the
+results (type, shape, dtype, values, and optionally gradients), prints ONE line, and returns
+True or False. It never raises because an answer is wrong or unfinished: an exception from the
+student's code (``NotImplementedError`` included) is part of the verdict.
+
+A chapter's checks (``checks/chNN.py``) are a few lines each::
+
+    def check_double(fn) -> bool:
+        cases = [Case("a batch", (torch.randn(4, 3, generator=gen(0)),))]
+        return run_check("double", fn, _double, cases)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["Case", "gen", "compare", "run_check", "report"]
+
+PASS, FAIL = "\u2713", "\u2717"  # check mark, ballot x
+
+
+@dataclass
+class Case:
+    """One set of inputs: ``fn(*args, **kwargs)``, named by ``label`` in the verdict."""
+
+    label: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+def gen(seed: int) -> torch.Generator:
+    """A seeded CPU generator, so that every check draws the same inputs every time.
+
+    >>> torch.equal(torch.rand(2, generator=gen(1)), torch.rand(2, generator=gen(1)))
+    True
+    """
+    return torch.Generator().manual_seed(seed)
+
+
+def report(name: str, ok: bool, message: str) -> bool:
+    """Print the one-line verdict and return ``ok``.
+
+    >>> report("double", False, "not implemented yet")
+    ✗ double: not implemented yet
+    False
+    """
+    message = " ".join(str(message).split())  # one line, whatever an error message holds
+    print(f"{PASS if ok else FAIL} {name}: {message}")
+    return ok
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = " ".join(f"{type(value).__name__} {value!r}".split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-5, what: str = "output") -> str | None:
+    """Describe the first difference between ``actual`` and ``expected``, or return None if they agree.
+
+    Tensors must agree in shape, dtype and values (``|a - e| <= atol + rtol |e|``, NaN where NaN);
+    tuples, lists and dicts are compared item by item; numbers within the same tolerance.
+
+    >>> compare(torch.zeros(3), torch.zeros(3)) is None
+    True
+    >>> compare(torch.zeros(2), torch.zeros(3))
+    'wrong shape of the output: got (2,), expected (3,)'
+    >>> compare(torch.ones(3), torch.zeros(3))
+    'wrong values of the output: max abs diff 1 (tolerance 1e-06 + 1e-05 * |expected|)'
+    """
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(actual, torch.Tensor):
+            return f"the {what} should be a torch.Tensor, got {_describe(actual)}"
+        if actual.shape != expected.shape:
+            return f"wrong shape of the {what}: got {tuple(actual.shape)}, expected {tuple(expected.shape)}"
+        if actual.dtype != expected.dtype:
+            return f"wrong dtype of the {what}: got {actual.dtype}, expected {expected.dtype}"
+        a, e = actual.detach().cpu(), expected.detach().cpu()
+        if e.is_floating_point() or e.is_complex():
+            if not torch.equal(torch.isnan(a), torch.isnan(e)):
+                return f"the {what} has NaN where the expected value has none (or the reverse)"
+            a, e = torch.nan_to_num(a), torch.nan_to_num(e)
+            if not torch.allclose(a, e, atol=atol, rtol=rtol):
+                diff = (a - e).abs().max().item()
+                return f"wrong values of the {what}: max abs diff {diff:.3g} (tolerance {atol:g} + {rtol:g} * |expected|)"
+        elif not torch.equal(a, e):
+            wrong = (a != e).sum().item()
+            return f"wrong values of the {what}: {wrong} of {e.numel()} entries differ"
+        return None
+    if isinstance(expected, np.ndarray):
+        return compare(torch.as_tensor(actual) if isinstance(actual, np.ndarray) else actual,
+                       torch.as_tensor(expected), atol=atol, rtol=rtol, what=what)
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
+            return f"the {what} should be a sequence of {len(expected)} items, got {_describe(actual)}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            diff = compare(a, e, atol=atol, rtol=rtol, what=f"{what}[{i}]")
+            if diff:
+                return diff
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or set(actual) != set(expected):
+            return f"the {what} should be a dict with keys {sorted(expected)}, got {_describe(actual)}"
+        for key in expected:
+            diff = compare(actual[key], expected[key], atol=atol, rtol=rtol, what=f"{what}[{key!r}]")
+            if diff:
+                return diff
+        return None
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        if isinstance(actual, torch.Tensor) and actual.numel() == 1:
+            actual = actual.item()
+        if not isinstance(actual, (int, float, np.number)) or isinstance(actual, bool):
+            return f"the {what} should be a number, got {_describe(actual)}"
+        if math.isnan(expected) != math.isnan(actual) or abs(actual - expected) > atol + rtol * abs(expected):
+            return f"wrong {what}: got {actual:.6g}, expected {expected:.6g}"
+        return None
+    if actual != expected:
+        return f"wrong {what}: got {_describe(actual)}, expected {_describe(expected)}"
+    return None
+
+
+def _clone(value: Any) -> Any:
+    """A deep copy of the inputs, so that neither function sees what the other did to them."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone().requires_grad_(value.requires_grad)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_clone(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    return value
+
+
+def _grad_inputs(args: tuple, kwargs: dict) -> list[tuple[str, torch.Tensor]]:
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + [(f"`{k}`", v) for k, v in kwargs.items()]
+    return [(name, t) for name, t in named if isinstance(t, torch.Tensor) and t.requires_grad]
+
+
+def _backward_grads(output: Any, inputs: list[torch.Tensor], seed: int) -> list[torch.Tensor | None]:
+    """Gradients of a fixed random projection of ``output`` with respect to ``inputs``."""
+    outs = [o for o in (output if isinstance(output, (tuple, list)) else [output]) if isinstance(o, torch.Tensor)]
+    g = gen(seed)
+    total = sum((o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum() for o in outs if o.is_floating_point())
+    if not isinstance(total, torch.Tensor) or not total.requires_grad:
+        return [None] * len(inputs)
+    return list(torch.autograd.grad(total, inputs, allow_unused=True))
+
+
+def run_check(
+    name: str,
+    student_fn: Callable,
+    reference_fn: Callable,
+    cases: Sequence[Case],
+    *,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    check_grad: bool = False,
+) -> bool:
+    """Compare ``student_fn`` with ``reference_fn`` on every case; print one verdict line; return True if all agree.
+
+    With ``check_grad``, inputs created with ``requires_grad=True`` must also receive the
+    reference's gradients (of a fixed random projection of the output).
+
+    >>> cases = [Case("a vector", (torch.arange(3.0),))]
+    >>> run_check("double", lambda x: 2 * x, lambda x: x + x, cases)
+    ✓ double: correct on 1 input
+    True
+    >>> run_check("double", lambda x: 3 * x, lambda x: x + x, cases)
+    ✗ double: on a vector: wrong values of the output: max abs diff 2 (tolerance 1e-06 + 1e-05 * |expected|)
+    False
+    """
+    if not callable(student_fn):
+        return report(name, False, f"expected the function {name}, got {_describe(student_fn)}")
+    for seed, case in enumerate(cases):
+        expected_args, expected_kwargs = _clone(case.args), _clone(case.kwargs)
+        expected = reference_fn(*expected_args, **expected_kwargs)  # a failure here is a bug of the check
+        args, kwargs = _clone(case.args), _clone(case.kwargs)
+        try:
+            actual = student_fn(*args, **kwargs)
+        except NotImplementedError as error:
+            hint = f" ({error})" if str(error) else ""
+            return report(name, False, f"not implemented yet{hint}")
+        except Exception as error:  # the student's error is the verdict, not a crash
+            return report(name, False, f"on {case.label}: raised {type(error).__name__}: {error}")
+        diff = compare(actual, expected, atol=atol, rtol=rtol)
+        if diff:
+            return report(name, False, f"on {case.label}: {diff}")
+        if check_grad:
+            reference_inputs = _grad_inputs(expected_args, expected_kwargs)
+            student_inputs = _grad_inputs(args, kwargs)
+            expected_grads = _backward_grads(expected, [t for _, t in reference_inputs], seed)
+            try:
+                actual_grads = _backward_grads(actual, [t for _, t in student_inputs], seed)
+            except Exception as error:
+                return report(name, False, f"on {case.label}: backpropagating through the output raised "
+                                           f"{type(error).__name__}: {error}")
+            for (label, _), a, e in zip(student_inputs, actual_grads, expected_grads):
+                if e is None:
+                    continue
+                if a is None:
+                    return report(name, False, f"on {case.label}: no gradient reaches {label} "
+                                               "(detached, or computed outside autograd?)")
+                diff = compare(a, e, atol=atol, rtol=rtol, what=f"gradient with respect to {label}")
+                if diff:
+                    return report(name, False, f"on {case.label}: {diff}")
+    inputs = f"{len(cases)} input{'s' if len(cases) != 1 else ''}"
+    return report(name, True, f"correct on {inputs}" + (", gradients included" if check_grad else ""))

@@ -1,0 +1,89 @@
+"""Chapter 5's models: the 64-binary-latent VAE trained with each estimator, and a Gaussian VAE of the same size."""
+
+from __future__ import annotations
+
+from ..bernoulli_vae import BernoulliVAE
+from ..checkpoint import load_or_train
+from ..data import load_binarized_mnist
+from ..estimators import BASELINES
+from ..evaluate import elbo
+from ..gaussian_vae import GaussianVAE
+from ..notebook import show_progress
+from ..runtime import pick
+from ..train import train
+
+__all__ = ["SETTINGS", "binary_vae", "gaussian_vae", "best_binary_vae"]
+
+SETTINGS = dict(
+    z_dim=64,  # the report's 64 latents
+    hidden=(200,),  # one hidden layer each way, as in the report
+    num_samples=2,  # K: the same for every estimator, so every model costs the same per step
+    batch_size=100,
+    lr=1e-3,
+)
+"""What every model of chapter 5 shares; only the estimator (or the latent type) differs."""
+
+
+def _epochs() -> int:
+    return pick(full=8, quick=1)
+
+
+def _data():
+    x_train = load_binarized_mnist("train")[: pick(full=None, quick=3000)]
+    x_valid = load_binarized_mnist("valid")[: pick(full=2000, quick=500)]
+    return x_train, x_valid
+
+
+def _fit(model, seed: int = 0):
+    x_train, x_valid = _data()
+    history = train(model, x_train, epochs=_epochs(), batch_size=SETTINGS["batch_size"], lr=SETTINGS["lr"],
+                    x_valid=x_valid, seed=seed, progress=show_progress(), desc=type(model).__name__)
+    every = max(1, len(history.step["elbo"]) // 200)  # keep ~200 points of the per-step curve
+    return {"seconds": history.seconds, "epochs": history.epoch, "train_elbo": history.train["elbo"],
+            "valid_elbo": history.valid["elbo"], "step_elbo": history.step["elbo"][::every], "step_every": every}
+
+
+def binary_vae(estimator: str = "loo"):
+    """The 64-binary-latent VAE trained with the score-function estimator and ``estimator``'s baseline.
+
+    Returns:
+        ``(model, info)``; ``info`` holds ``seconds``, ``loaded``, and the training curves
+        (``train_elbo``, ``valid_elbo`` per epoch, ``step_elbo`` every ``step_every`` steps).
+    """
+    if estimator not in BASELINES:
+        raise ValueError(f"estimator must be one of {BASELINES}, got {estimator!r}")
+
+    def make():
+        from ..data import IMAGE_SIZE
+
+        return BernoulliVAE(IMAGE_SIZE, z_dim=SETTINGS["z_dim"], hidden=SETTINGS["hidden"], estimator=estimator,
+                            num_samples=SETTINGS["num_samples"])
+
+    return load_or_train(f"ch05_bvae_{estimator}", make, _fit)
+
+
+def gaussian_vae():
+    """A Gaussian VAE with the same 64 latents, networks and training budget, for comparison."""
+
+    def make():
+        from ..data import IMAGE_SIZE
+
+        return GaussianVAE(IMAGE_SIZE, z_dim=SETTINGS["z_dim"], hidden=SETTINGS["hidden"])
+
+    return load_or_train("ch05_gaussian_vae_z64", make, _fit)
+
+
+def best_binary_vae():
+    """The binary-latent VAE whose estimator reached the highest validation ELBO.
+
+    Returns:
+        ``(model, info)`` with ``info["estimator"]`` naming the winner.
+    """
+    _, x_valid = _data()
+    best = None
+    for estimator in BASELINES:
+        model, info = binary_vae(estimator)
+        score = float(elbo(model, x_valid).mean())
+        if best is None or score > best[2]:
+            best = (model, {**info, "estimator": estimator, "valid_elbo_final": score}, score)
+    return best[0], best[1]
