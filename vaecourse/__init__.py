@@ -1,23 +1,30 @@
 """vaecourse: the helper package of an open course on variational auto-encoders."""
 
-from . import checkpoint, data, densities, evaluate, nets, plots, protocol, runtime
+from . import checkpoint, data, densities, estimators, evaluate, nets, plots, protocol, runtime
+from .ae_gmm import AutoencoderGMM
 from .autoencoder import Autoencoder
+from .bernoulli_vae import BernoulliVAE
 from .checkpoint import load_checkpoint, load_or_train, save_checkpoint
 from .data import load_binarized_mnist, load_mnist
 from .evaluate import elbo, iw_log_likelihood
 from .gaussian_vae import GaussianVAE
 from .ppca import ProbabilisticPCA
+from .sbn import AmortisedSBN, SigmoidBeliefNet
 from .runtime import QUICK, default_device, is_quick, pick, seed_everything
 from .train import History, train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmortisedSBN",
     "Autoencoder",
+    "AutoencoderGMM",
+    "BernoulliVAE",
     "GaussianVAE",
     "History",
     "ProbabilisticPCA",
     "QUICK",
+    "SigmoidBeliefNet",
     "default_device",
     "elbo",
     "is_quick",

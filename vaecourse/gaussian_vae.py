@@ -126,9 +126,15 @@ class GaussianVAE(LatentVariableModel):
             bound = log_mean_exp(log_w, dim=0)  # (B,)
             stats = dict(iw_bound=bound.mean().detach(), elbo=log_w.mean().detach())
             return -bound.mean(), stats
-        t = self.elbo_terms(x, self.train_samples)
-        log_px_z = t["log_px_z"].mean(0)  # (B,)
-        kl = t["kl"] if t["kl"].dim() == 1 else t["kl"].mean(0)  # (B,)
+        if self.analytic_kl:
+            # only the terms the loss needs: log p(z) and log q(z|x) are not formed
+            mu, log_sigma = self.encode(x)  # (B, Dz) each
+            z = reparameterize(mu, log_sigma, self.train_samples)  # (K, B, Dz)
+            log_px_z = log_bernoulli(x, self.decode(z)).mean(0)  # (B,)
+            kl = kl_normal_standard(mu, log_sigma)  # (B,)
+        else:
+            t = self.elbo_terms(x, self.train_samples)
+            log_px_z, kl = t["log_px_z"].mean(0), t["kl"].mean(0)  # (B,) each
         loss = -(log_px_z - self.beta * kl).mean()
         stats = dict(elbo=(log_px_z - kl).mean().detach(), recon=log_px_z.mean().detach(), kl=kl.mean().detach())
         return loss, stats

@@ -50,9 +50,11 @@ class History:
         return f"History(epochs={len(self.epoch)}, seconds={self.seconds:.1f}, last={last})"
 
 
-def _make_optimizer(model, lr):
+def _make_optimizer(model, lr, device):
     params = [p for p in model.parameters() if p.requires_grad]
-    return torch.optim.Adam(params, lr=lr)
+    # the fused kernel updates all parameters in one pass instead of one small op per tensor
+    fused = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused)
 
 
 @torch.no_grad()
@@ -123,7 +125,7 @@ def train(
     x = x_train.to(device)
     n = x.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
-    optimizer = optimizer or _make_optimizer(model, lr)
+    optimizer = optimizer or _make_optimizer(model, lr, device)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     history = History()

@@ -54,7 +54,7 @@ def vae_z20(retrain: bool = False):
         ``(model, info)`` as :func:`vae_2d`.
     """
     return load_or_train("ch03_vae_z20", lambda: _gaussian_vae(20),
-                         lambda model: _fit(model, pick(full=30, quick=2), "Gaussian VAE, z=20"), retrain=retrain)
+                         lambda model: _fit(model, pick(full=40, quick=2), "Gaussian VAE, z=20"), retrain=retrain)
 
 
 def vae_beta(beta: float, retrain: bool = False):

@@ -1,0 +1,86 @@
+"""Chapter 6's models: a linear sigmoid belief network with a mean-field posterior per image, and its amortised twin."""
+
+from __future__ import annotations
+
+from ..checkpoint import load_or_train
+from ..data import IMAGE_SIZE, load_binarized_mnist
+from ..notebook import show_progress
+from ..runtime import pick
+from ..sbn import AmortisedSBN, SigmoidBeliefNet
+from ..train import train
+
+__all__ = ["SBN_SETTINGS", "sbn_mean_field", "sbn_amortised"]
+
+SBN_SETTINGS = dict(
+    z_dim=16,  # 2^16 = 65,536 latent states: small enough to enumerate, so log p(x) is exact
+    hidden=(),  # the classic linear SBN: p(x | z) = sigmoid(W z + b)
+    num_samples=5,  # K draws per gradient estimate (leave-one-out baseline)
+    inner_steps=5,  # variational steps per minibatch (mean-field model)
+    inner_lr=0.3,  # Adam step size on the variational logits
+    encoder_hidden=(200,),  # the amortised twin's encoder
+    batch_size=250,
+    lr=3e-2,  # Adam step size on theta (and phi)
+)
+"""The architecture and optimisation of both chapter-6 models (one decoder family)."""
+
+
+def _train_subset():
+    return load_binarized_mnist("train")[: pick(full=None, quick=2000)]
+
+
+def _epochs():
+    return pick(full=10, quick=1)
+
+
+def sbn_mean_field(retrain: bool = False):
+    """The linear SBN with one vector of variational logits per training image, trained by alternating updates.
+
+    Loads the checkpoint ``ch06_sbn_mean_field`` when it exists; otherwise trains with the chapter's
+    settings (all 50,000 training images for 10 epochs in full mode, 2,000 for one epoch in quick mode).
+
+    Returns:
+        ``(model, info)``; ``info`` holds ``seconds``, ``loaded``, ``epochs``, ``num_train`` and the
+        per-epoch training ELBO ``train_elbo`` (nats per image).
+    """
+    s = SBN_SETTINGS
+    x_train = _train_subset()
+
+    def make():
+        return SigmoidBeliefNet(IMAGE_SIZE, s["z_dim"], num_examples=len(x_train), hidden=s["hidden"],
+                                num_samples=s["num_samples"], inner_steps=s["inner_steps"], inner_lr=s["inner_lr"])
+
+    def fit(model):
+        model.init_output_bias(x_train)
+        history = train(model, x_train, epochs=_epochs(), batch_size=s["batch_size"], lr=s["lr"], seed=0,
+                        progress=show_progress(), desc="SBN, mean-field")
+        return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
+                "train_elbo": history.train["elbo"]}
+
+    return load_or_train("ch06_sbn_mean_field", make, fit, retrain=retrain)
+
+
+def sbn_amortised(retrain: bool = False):
+    """The same linear SBN with an encoder ``784-200-16`` (tanh) giving the variational logits.
+
+    Encoder and decoder are trained jointly on the ELBO (leave-one-out score-function gradient for
+    the encoder). Checkpoint ``ch06_sbn_amortised``; same data and epochs as :func:`sbn_mean_field`.
+
+    Returns:
+        ``(model, info)`` as :func:`sbn_mean_field`, plus ``valid_elbo``.
+    """
+    s = SBN_SETTINGS
+    x_train = _train_subset()
+
+    def make():
+        return AmortisedSBN(IMAGE_SIZE, s["z_dim"], hidden=s["hidden"], encoder_hidden=s["encoder_hidden"],
+                            num_samples=s["num_samples"])
+
+    def fit(model):
+        model.init_output_bias(x_train)
+        x_valid = load_binarized_mnist("valid")[: pick(full=2000, quick=500)]
+        history = train(model, x_train, epochs=_epochs(), batch_size=s["batch_size"], lr=s["lr"], seed=0,
+                        x_valid=x_valid, progress=show_progress(), desc="SBN, amortised")
+        return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
+                "train_elbo": history.train["elbo"], "valid_elbo": history.valid["elbo"]}
+
+    return load_or_train("ch06_sbn_amortised", make, fit, retrain=retrain)
