@@ -130,6 +130,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     Works where myst-nb is not installed (Colab): the value is then only displayed when
     ``display`` is true, since nothing will read it back.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # a NumPy or torch scalar prints as np.float64(...), which the book cannot format
     try:
         from myst_nb import glue as _glue
     except ImportError:
