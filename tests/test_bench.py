@@ -24,7 +24,7 @@ def test_speed_cli_prints_tables(capsys):
     bench.main(["--threads", "1", "speed", "--batch-sizes", "16", "--seconds", "0.01", "--repeats", "1",
                 "--images", "256", "--square", "64", "--no-fused"])
     out = capsys.readouterr().out
-    assert "| model | batch | MFLOP/img | course img/s | ceiling img/s | ratio |" in out
+    assert "| model | batch | MFLOP/img | plain Adam img/s | ceiling img/s | ratio | course (fused Adam) img/s | ratio |" in out
     assert "VAE 784-400-20 (course default) | 16 |" in out
     assert "course/DataLoader" in out
 

@@ -406,8 +406,8 @@ def speed(device: str | None = None, batch_sizes: Sequence[int] = (128, 512), se
             rows.append(row)
     print(file=out)
     print(_format_table(
-        ["model", "batch", "MFLOP/img", "course img/s", "ceiling img/s", "ratio", "+fused Adam img/s",
-         "ratio"],
+        ["model", "batch", "MFLOP/img", "plain Adam img/s", "ceiling img/s", "ratio",
+         "course (fused Adam) img/s", "ratio"],
         [[r["model"], r["batch"], r["mflop_per_image"], r["course_ips"], r["ceiling_ips"], r["ratio"],
           r["fused_ips"], r["fused_ratio"]] for r in rows]), file=out)
     print(file=out)
@@ -420,8 +420,9 @@ def speed(device: str | None = None, batch_sizes: Sequence[int] = (128, 512), se
     print(file=out)
     print("# ceiling img/s = FLOP/s of the step's own matrix products timed alone / (FLOP/img), with "
           "FLOP/img = sum over linear layers of 6*n_in*n_out (decoder x samples of z) - 2*D*h1;", file=out)
-    print("# ratio = course img/s / ceiling img/s (median of per-round ratios); '+fused Adam' is the "
-          "course loop given torch.optim.Adam(fused=True).", file=out)
+    print("# ratio = img/s / ceiling img/s (median of per-round ratios); 'course (fused Adam)' is what "
+          "vaecourse.train runs (fused Adam on CPU and CUDA); 'plain Adam' is the same loop with the "
+          "default per-tensor Adam; the second table's 'course' columns use plain Adam.", file=out)
     return rows
 
 
@@ -608,8 +609,13 @@ def _execute(path: Path, quick: bool, checkpoints: Path, timeout: int) -> tuple[
 
 
 def book(mode: str = "both", chapters: Sequence[str] | None = None, timeout: int = 1800,
-         json_path: str | None = None, keep_checkpoints: bool = False, out=None) -> list[dict]:
-    """Execute each chapter in ``mode`` (quick, full or both) and print seconds per chapter."""
+         json_path: str | None = None, keep_checkpoints: bool = False, out=None,
+         markdown_path: str | None = None) -> list[dict]:
+    """Execute each chapter in ``mode`` (quick, full or both) and print seconds per chapter.
+
+    With ``markdown_path`` the table is also written as a Markdown page fragment, which the
+    preface includes, so the times it quotes are this command's output.
+    """
     out = out or sys.stdout
     if mode not in ("quick", "full", "both"):
         raise ValueError(f"mode must be quick, full or both, got {mode!r}")
@@ -643,7 +649,14 @@ def book(mode: str = "both", chapters: Sequence[str] | None = None, timeout: int
     table_rows = [[r["chapter"]] + [r.get(f"{m}_s", float("nan")) if f"{m}_error" not in r else "failed"
                                     for m in modes] for r in rows]
     totals = ["total"] + [sum(r.get(f"{m}_s", 0.0) for r in rows) for m in modes]
-    print(_format_table(header, table_rows + [totals]), file=out)
+    table = _format_table(header, table_rows + [totals])
+    print(table, file=out)
+    if markdown_path:
+        command = "python -m vaecourse.bench book --mode " + mode
+        Path(markdown_path).write_text(
+            f"Measured with `{command}` on {_machine(torch.device('cpu'))}, "
+            f"{time.strftime('%Y-%m-%d')}; each chapter in a fresh kernel, full-mode times including "
+            "the training of every model.\n\n" + table.replace("_", "\\_") + "\n")
     if json_path:
         Path(json_path).write_text(json.dumps(dict(machine=_machine(torch.device("cpu")), chapters=rows), indent=1))
     return rows
@@ -687,6 +700,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--chapters", nargs="+", default=None, help="stems or prefixes, e.g. 00_data 03")
     p.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     p.add_argument("--json", default=None, help="also write the table as JSON here")
+    p.add_argument("--markdown", default=None, help="also write the table as a Markdown fragment here "
+                   "(book/_generated/chapter_times.md is the one the preface includes)")
     p.add_argument("--keep-checkpoints", action="store_true",
                    help="use the usual checkpoint folder (times then exclude training already done)")
 
@@ -710,7 +725,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Path(args.json).write_text(json.dumps(result, indent=1))
     else:
         book(mode=args.mode, chapters=args.chapters, timeout=args.timeout, json_path=args.json,
-             keep_checkpoints=args.keep_checkpoints)
+             keep_checkpoints=args.keep_checkpoints, markdown_path=args.markdown)
     return 0
 
 
