@@ -11,6 +11,7 @@ from .densities import kl_bernoulli, log_bernoulli
 from .estimators import BASELINES, Baseline, make_baseline, score_function_term
 from .nets import mlp
 from .protocol import LatentVariableModel, check_batch
+from .sbn import all_binary_states as _enumerate_states
 
 __all__ = ["BernoulliVAE", "sample_bernoulli", "all_binary_states", "encoder_gradient_variance"]
 
@@ -42,17 +43,17 @@ def sample_bernoulli(logits: torch.Tensor, num_samples: int = 1, generator: torc
 
 
 def all_binary_states(dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Every point of :math:`\\{0, 1\\}^{dim}`, shape ``(2**dim, dim)``.
+    """Every point of :math:`\\{0, 1\\}^{dim}`, shape ``(2**dim, dim)``, with a size limit.
+
+    The enumeration itself is :func:`vaecourse.sbn.all_binary_states` (least significant bit first).
 
     >>> all_binary_states(2).tolist()
-    [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+    [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
     """
     if not isinstance(dim, int) or not 1 <= dim <= _MAX_ENUMERATED_LATENTS:
         raise ValueError(f"can enumerate 1 to {_MAX_ENUMERATED_LATENTS} binary latents "
                          f"(2**dim states), got dim={dim!r}")
-    codes = torch.arange(2**dim).unsqueeze(-1)  # (S, 1)
-    bits = 2 ** torch.arange(dim - 1, -1, -1)  # (dim,), most significant first
-    return ((codes // bits) % 2).to(dtype)
+    return _enumerate_states(dim, dtype=dtype)
 
 
 class BernoulliVAE(LatentVariableModel):
