@@ -11,13 +11,7 @@ from vaecourse.evaluate import elbo, iw_log_likelihood
 from vaecourse.train import train
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Thousands of tiny backward passes run faster on one thread than on two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _tiny(estimator="loo", **kwargs):

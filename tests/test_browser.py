@@ -46,6 +46,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from vaecourse.notebook import toc_pages
+
 ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = Path(__file__).resolve().parent / "browser_support"
 # Console errors that come from the toolchain, not from the book, each with its reason.
@@ -60,23 +62,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 
 def _toc_pages() -> list[str]:
     """Page paths (without suffix) listed in ``_toc.yml``, in reading order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if isinstance(node.get(key), str):
-                    pages.append(node[key])
-            for value in node.values():
-                if isinstance(value, (dict, list)):
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return pages
+    return toc_pages(ROOT)
 
 
 PAGES = _toc_pages()
@@ -134,7 +120,9 @@ def book_html(tmp_path_factory) -> Path:
         return ROOT / "_build" / "html"
     out = tmp_path_factory.mktemp("book")
     env = {**os.environ, "VAECOURSE_QUICK": "1"}
-    build = subprocess.run([sys.executable, "-m", "jupyter_book", "build", str(ROOT), "--path-output", str(out),
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")  # the console script of this environment
+    build = subprocess.run([str(jupyter_book) if jupyter_book.exists() else "jupyter-book", "build", str(ROOT),
+                            "--path-output", str(out),
                             "--keep-going"], cwd=ROOT, env=env, capture_output=True, text=True)
     html = out / "_build" / "html"
     if not (html / "index.html").exists():

@@ -18,13 +18,7 @@ from vaecourse.estimators import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Thousands of tiny backward passes run faster on one thread than on two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _tiny_model():

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from vaecourse import exercises
-from vaecourse.notebook import colab_setup_source, math_macros_markdown
+from vaecourse.notebook import colab_setup_source, math_macros_markdown, toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -149,24 +149,10 @@ def test_checked_cells_carry_their_expected_output(path):
 # The book: table of contents, bibliography, configuration
 
 
-def _toc_files(node) -> list[str]:
-    files = []
-    if isinstance(node, dict):
-        for key in ("root", "file"):
-            if key in node:
-                files.append(node[key])
-        for value in node.values():
-            files += _toc_files(value)
-    elif isinstance(node, list):
-        for item in node:
-            files += _toc_files(item)
-    return files
-
-
 def test_toc_lists_existing_pages_and_every_chapter():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     assert toc["format"] == "jb-book" and toc["root"] == "book/intro"
-    files = _toc_files(toc)
+    files = toc_pages(ROOT)
     missing = [f for f in files if not any((ROOT / f).with_suffix(s).exists() for s in (".md", ".ipynb"))]
     assert missing == [], f"_toc.yml lists pages that do not exist: {missing}"
     unlisted = [p.name for p in NOTEBOOKS if CHAPTER.fullmatch(p.name) and f"book/{p.stem}" not in files]

@@ -563,24 +563,9 @@ def toc_chapters(root: Path = REPO_ROOT) -> list[Path]:
     >>> all(p.suffix == ".ipynb" for p in toc_chapters())
     True
     """
-    import yaml
+    from .notebook import toc_pages
 
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if isinstance(node.get(key), str):
-                    files.append(node[key])
-            for value in node.values():
-                if isinstance(value, (list, dict)):
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
+    files = toc_pages(root)
     return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
 
 

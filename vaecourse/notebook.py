@@ -22,6 +22,7 @@ __all__ = [
     "glue",
     "colab_setup_source",
     "math_macros_markdown",
+    "toc_pages",
 ]
 
 _TRUE = ("1", "true", "yes", "on")
@@ -287,3 +288,27 @@ def setup(app) -> dict:
     app.connect("env-check-consistency", _check_figures)
     app.connect("build-finished", _write_student_sources)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def toc_pages(root=None) -> list[str]:
+    """The pages listed in ``_toc.yml`` (paths without suffix, e.g. ``book/02_elbo``), in reading order.
+
+    >>> toc_pages()[0]
+    'book/intro'
+    """
+    import yaml  # a dependency of jupyter-book
+
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    pages: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            pages.extend(node[key] for key in ("root", "file") if isinstance(node.get(key), str))
+            node = list(node.values())
+        if isinstance(node, list):
+            for item in node:
+                if isinstance(item, (dict, list)):
+                    walk(item)
+
+    walk(yaml.safe_load((root / "_toc.yml").read_text()))
+    return pages
