@@ -13,7 +13,7 @@ from .sbn import AmortisedSBN, SigmoidBeliefNet
 from .runtime import QUICK, default_device, is_quick, pick, seed_everything
 from .train import History, train
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
 
 __all__ = [
     "AmortisedSBN",
