@@ -25,13 +25,15 @@ Jupyter widget manager, unused because the build renders static figures) get an 
 response, and the test lists them; console errors about those URLs (e.g. a failed integrity
 check) come from the missing network and are listed, not counted. The published book keeps
 its normal CDN configuration.
-The test is skipped, with the reason, where Chromium or Playwright is missing.
+Where any of the three is missing the test is skipped, and the reason, which pytest's closing
+summary prints, names the command that adds each missing piece.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import json
 import mimetypes
 import os
@@ -146,16 +148,26 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _missing_setup() -> list[str]:
+    """What the browser test lacks, each with the one command that adds it."""
+    missing = []
+    if _chromium() is None:
+        missing.append("Chromium (`apt-get install chromium`, or set VAECOURSE_CHROMIUM)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright package (`python -m pip install playwright`)")
+    if _mathjax_dir() is None:
+        missing.append("MathJax 3 (`npm ci --prefix tests/browser_support`, or set VAECOURSE_MATHJAX)")
+    return missing
+
+
 @pytest.fixture(scope="session")
 def browser():
-    executable = _chromium()
-    if executable is None:
-        pytest.skip("Chromium not found (apt-get install chromium, or set VAECOURSE_CHROMIUM)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
-    if _mathjax_dir() is None:
-        pytest.skip("MathJax 3 not found: run `npm ci --prefix tests/browser_support` or set VAECOURSE_MATHJAX")
+    if missing := _missing_setup():
+        pytest.skip("the browser test needs " + "; ".join(missing))
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

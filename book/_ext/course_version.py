@@ -19,7 +19,9 @@ def package_version(root: str | Path) -> str:
         targets = getattr(node, "targets", [])
         if any(getattr(target, "id", None) == "__version__" for target in targets):
             return ast.literal_eval(node.value)
-    raise ValueError(f"{init} assigns no __version__ = '...'; expected one string literal")
+    raise ValueError(
+        f"{init} assigns no __version__ = '...'; expected one string literal"
+    )
 
 
 def _fill_in_version(app, config) -> None:
