@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from .densities import log_normal, log_standard_normal
-from .gaussian_vae import reparameterize
-from .protocol import LatentVariableModel, check_batch
+from .protocol import LatentVariableModel, check_batch, check_positive, check_positive_int
+from .samplers import reparameterize
 
 __all__ = ["ProbabilisticPCA", "kl_normal_diag_full"]
 
@@ -60,10 +60,11 @@ class ProbabilisticPCA(LatentVariableModel):
 
     def __init__(self, x_dim: int, z_dim: int, noise_scale: float = 0.5, dtype: str = "float64"):
         super().__init__()
-        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), noise_scale=float(noise_scale), dtype=dtype)
-        if noise_scale <= 0:
-            raise ValueError(f"noise_scale must be positive, got {noise_scale}")
-        self.x_dim, self.z_dim = int(x_dim), int(z_dim)
+        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+        noise_scale = check_positive(noise_scale, "noise_scale")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, noise_scale=noise_scale, dtype=dtype)
         dt = getattr(torch, dtype)
         self.W = nn.Parameter(torch.randn(x_dim, z_dim, dtype=dt))
         self.b = nn.Parameter(torch.randn(x_dim, dtype=dt) * 0.1)
@@ -73,6 +74,13 @@ class ProbabilisticPCA(LatentVariableModel):
 
     def _check(self, x):
         return check_batch(x, self.x_dim)
+
+    def check_data(self, x, name: str = "x") -> torch.Tensor:
+        """Check a data set: shape ``(N, x_dim)`` and finite values (the likelihood is Gaussian), in the model's dtype."""
+        x = check_batch(x, self.x_dim, name)
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} holds NaN or infinite values; a Gaussian likelihood needs finite data")
+        return x.to(self.dtype)
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         """Exact :math:`\\log p(x)`, shape ``(B,)``."""
@@ -131,7 +139,8 @@ class ProbabilisticPCA(LatentVariableModel):
         post_mean, post_cov = self.posterior(x)
         return kl_normal_diag_full(mu, log_sigma, post_mean, post_cov)
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
+    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+        """:math:`\\log p(x, z_k) - \\log q(z_k \\mid x)` for :math:`z_k \\sim q`, shape ``(K, B)``."""
         mu, log_sigma = self.encode(x)
         z = reparameterize(mu, log_sigma, num_samples)  # (K, B, Dz)
         return self.log_joint(x, z) - log_normal(z, mu, log_sigma)
