@@ -150,7 +150,7 @@ class AutoencoderGMM(LatentVariableModel):
             raise ValueError(f"n must be a positive integer, got {n!r}")
         weights = torch.exp(self.gmm_log_weights).cpu()
         c = torch.multinomial(weights, n, replacement=True, generator=generator)  # (n,)
-        eps = torch.randn(n, self.z_dim, 1, generator=generator)
+        eps = torch.randn(n, self.z_dim, 1, generator=generator, dtype=self.gmm_means.dtype)
         z = self.gmm_means.cpu()[c] + (self.gmm_scale_tril.cpu()[c] @ eps).squeeze(-1)  # mu_c + L_c eps
         return c.to(self.device), z.to(self.device)
 

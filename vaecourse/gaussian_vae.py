@@ -73,7 +73,7 @@ class GaussianVAE(LatentVariableModel):
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws from the prior :math:`\\mathcal{N}(0, I)`, shape ``(n, Dz)``."""
-        return torch.randn(n, self.z_dim, generator=generator).to(self.device)
+        return torch.randn(n, self.z_dim, generator=generator).to(self.device, self.dtype)
 
     def elbo_terms(self, x: torch.Tensor, num_samples: int = 1) -> dict[str, torch.Tensor]:
         """Reconstruction and KL terms of the ELBO from ``num_samples`` reparameterised draws.

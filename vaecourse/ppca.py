@@ -85,7 +85,7 @@ class ProbabilisticPCA(LatentVariableModel):
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         """Exact :math:`\\log p(x)`, shape ``(B,)``."""
         x = self._check(x)
-        cov = self.W @ self.W.T + torch.exp(2 * self.log_s) * torch.eye(self.x_dim, dtype=x.dtype)
+        cov = self.W @ self.W.T + torch.exp(2 * self.log_s) * torch.eye(self.x_dim, dtype=x.dtype, device=x.device)
         dist = torch.distributions.MultivariateNormal(self.b, covariance_matrix=cov)
         return dist.log_prob(x)
 
@@ -93,7 +93,7 @@ class ProbabilisticPCA(LatentVariableModel):
         """Exact posterior: mean ``(B, Dz)`` and covariance ``(Dz, Dz)``."""
         x = self._check(x)
         s2 = torch.exp(2 * self.log_s)
-        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=x.dtype)
+        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=x.dtype, device=x.device)
         mean = torch.linalg.solve(M, self.W.T @ (x - self.b).T).T  # (B, Dz)
         return mean, s2 * torch.linalg.inv(M)
 
@@ -110,7 +110,7 @@ class ProbabilisticPCA(LatentVariableModel):
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must lie in [0, 1], got {blend}")
         s2 = torch.exp(2 * self.log_s)
-        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=self.W.dtype)
+        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=self.W.dtype, device=self.W.device)
         self.A.copy_(blend * torch.linalg.solve(M, self.W.T))
         # the KL-optimal diagonal q has variances 1 / diag(precision) = s^2 / diag(M)
         best_log_sigma = 0.5 * torch.log(s2 / torch.diagonal(M))

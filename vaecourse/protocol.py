@@ -285,5 +285,5 @@ class LatentVariableModel(CourseModel):
         if kind == "mode":
             return self.decode_mode(z)
         probs = self.decode_mean(z)
-        u = torch.rand(probs.shape, generator=generator).to(probs.device)
+        u = torch.rand(probs.shape, generator=generator, dtype=probs.dtype).to(probs.device)
         return (u < probs).to(probs.dtype)
