@@ -12,15 +12,19 @@ from ..notebook import show_progress
 from ..runtime import pick
 from ..train import train
 
-__all__ = ["SETTINGS", "binary_vae", "gaussian_vae", "best_binary_vae"]
+__all__ = ["SETTINGS", "BINARY_VAE_SETTINGS", "TRAIN_SETTINGS", "binary_vae", "gaussian_vae", "best_binary_vae"]
 
-SETTINGS = dict(
+BINARY_VAE_SETTINGS = dict(
     z_dim=64,  # the report's 64 latents
     hidden=(200,),  # one hidden layer each way, as in the report
     num_samples=2,  # K: the same for every estimator, so every model costs the same per step
-    batch_size=100,
-    lr=1e-3,
 )
+"""The binary-latent VAE's constructor arguments besides ``estimator``: ``BernoulliVAE(D, estimator=..., **these)``."""
+
+TRAIN_SETTINGS = dict(batch_size=100, lr=1e-3)
+"""The arguments of :func:`vaecourse.train.train` that every chapter-5 model shares."""
+
+SETTINGS = {**BINARY_VAE_SETTINGS, **TRAIN_SETTINGS}
 """What every model of chapter 5 shares; only the estimator (or the latent type) differs."""
 
 
