@@ -114,7 +114,8 @@ class FittedPosterior:
             index = torch.arange(n)
         index = torch.as_tensor(index).cpu()
         if index.shape != (x.shape[0],) or (index.numel() and not 0 <= int(index.min()) <= int(index.max()) < n):
-            raise ValueError(f"index must hold {x.shape[0]} row numbers in [0, {n}), got {tuple(index.shape)} values {index.tolist()[:6]}")
+            raise ValueError(f"index must hold {x.shape[0]} row numbers in [0, {n}), one per row of x, got shape "
+                             f"{tuple(index.shape)}, values {index.tolist()[:6]}")
         if not torch.equal(self.x[index.to(self.x.device)].to(x), x):
             raise ValueError("x differs from the data the posterior was fitted to (at rows index); call "
                              "model.posterior_view(x) on the data you want to score")

@@ -76,7 +76,7 @@ class ProbabilisticPCA(LatentVariableModel):
         return check_batch(x, self.x_dim)
 
     def check_data(self, x, name: str = "x") -> torch.Tensor:
-        """Check a data set: shape ``(N, x_dim)`` and finite values (the likelihood is Gaussian), in the model's dtype."""
+        """Check a data set: shape ``(N, x_dim)`` and finite values (a Gaussian likelihood), in the model's dtype."""
         x = check_batch(x, self.x_dim, name)
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"{name} holds NaN or infinite values; a Gaussian likelihood needs finite data")

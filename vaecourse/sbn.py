@@ -322,7 +322,8 @@ class SigmoidBeliefNet(_SBNBase):
         ``10 * inner_steps`` steps from the prior).
         """
         view = self.posterior_view(x, steps=10 * self.inner_steps, num_samples=self.num_samples, lr=self.inner_lr)
-        return {"elbo": float(evaluate_elbo(view, x, index=torch.arange(len(x)), data_batch_size=batch_size).mean())}
+        scores = evaluate_elbo(view, x, index=torch.arange(len(x)), data_batch_size=batch_size)  # (N,)
+        return {"elbo": float(scores.mean())}
 
 
 class AmortisedSBN(_SBNBase):
