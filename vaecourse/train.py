@@ -32,8 +32,8 @@ class History:
     Attributes:
         epoch: epoch numbers, from 1.
         train: per-epoch means of each training statistic (e.g. ``train["elbo"]``).
-        valid: per-epoch validation figures (``valid["elbo"]`` for latent-variable models,
-            ``valid["loss"]`` otherwise).
+        valid: per-epoch figures of ``model.validation_stats(x_valid)`` (``valid["elbo"]`` for
+            latent-variable models, ``valid["loss"]`` otherwise).
         step: per-step training statistics, for curves finer than an epoch.
         seconds: wall-clock time spent in training steps (validation excluded).
         images: number of images processed.
