@@ -127,14 +127,14 @@ def test_elbo_surrogate_gradient_is_unbiased_for_the_variational_logits():
     assert bool(((per_row / reps - exact).abs() <= 4 * sem + 1e-6).all())
 
 
-def test_fit_batch_moves_only_the_batch_rows_and_raises_the_elbo():
+def test_fit_batch_moves_only_the_batch_rows_and_raises_the_elbo(device):
     torch.manual_seed(1)
     n = 64
     truth = _tiny_sbn(num_examples=n)
     with torch.no_grad():
-        x = torch.bernoulli(torch.sigmoid(truth.decode(truth.sample_latent(n))))
-    model = SigmoidBeliefNet(X_DIM, Z_DIM, n, inner_steps=10, inner_lr=0.2).double()
-    index = torch.arange(0, n, 2)
+        x = torch.bernoulli(torch.sigmoid(truth.decode(truth.sample_latent(n)))).to(device)
+    model = SigmoidBeliefNet(X_DIM, Z_DIM, n, inner_steps=10, inner_lr=0.2).double().to(device)
+    index = torch.arange(0, n, 2, device=device)
     table_before = model.q_logits.clone()
     exact_before = _exact_elbo(model, x[index], model.q_logits[index]).mean()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
