@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,10 +37,10 @@ def plain(value: Any, where: str = "value") -> Any:
     >>> plain({"loss": np.float32(0.5), "curve": np.array([1, 2]), "n": torch.tensor(3)})
     {'loss': 0.5, 'curve': [1, 2], 'n': 3}
     """
+    if isinstance(value, (np.generic, np.ndarray)):  # first: np.float64 is also a float
+        return value.tolist()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().tolist()
     if isinstance(value, dict):
@@ -81,7 +82,8 @@ def save_checkpoint(model: CourseModel, path: str | os.PathLike, extra: dict[str
         raise CheckpointError(f"cannot write the checkpoint {path} ({reason}); set {CHECKPOINTS_ENV} "
                               f"to a writable folder") from None
     finally:
-        tmp.unlink(missing_ok=True)  # gone already after os.replace
+        with contextlib.suppress(OSError):  # gone already after os.replace, or never made
+            tmp.unlink(missing_ok=True)
     return path
 
 
@@ -116,7 +118,7 @@ def _rebuild(payload: dict, path: Path) -> CourseModel:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as error:  # missing, unexpected or differently shaped tensors
         reason = " ".join(str(error).split())[:200]
-        raise ValueError(f"{path} holds weights that do not fit a {name} with its config ({reason})") from None
+        raise ValueError(f"{path} holds weights that do not fit its {name} config ({reason})") from None
     return model.eval()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import warnings
@@ -39,7 +40,8 @@ def save_compact(split: str, bits: np.ndarray, source: str) -> bool:
                 np.savez_compressed(out, bits=packed, source=np.array(source))
             os.replace(tmp, path)
         finally:
-            tmp.unlink(missing_ok=True)  # gone already after os.replace
+            with contextlib.suppress(OSError):  # gone already after os.replace, or never made
+                tmp.unlink(missing_ok=True)
     except OSError as error:
         warnings.warn(f"could not write the compact copy {path} ({error}); every load will read the source "
                       f"again. Set {CACHE_ENV} to a writable folder.", stacklevel=3)
