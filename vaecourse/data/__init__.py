@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .compact import file_identity, load_compact, save_compact
-from .fetch import fetch
+from .download import fetch
 from .formats import IMAGE_SHAPE, IMAGE_SIZE, check_published, parse_amat, parse_idx, read_bytes
 from .sources import (
     BINARIZED_MD5,
