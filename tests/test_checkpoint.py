@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from vaecourse import Autoencoder, GaussianVAE, elbo, train
-from vaecourse.checkpoint import CheckpointError, load_checkpoint, load_or_train, plain, save_checkpoint
+from vaecourse.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_or_train,
+    plain,
+    save_checkpoint,
+)
 
 
 def parts_in(folder):
@@ -88,7 +94,7 @@ def one_line(capsys) -> str:
 
 def test_load_or_train_trains_once_then_loads(tmp_path, capsys):
     fit = Fit()
-    first, info1 = load_or_train("ae", small_autoencoder, fit, directory=tmp_path)
+    _, info1 = load_or_train("ae", small_autoencoder, fit, directory=tmp_path)
     second, info2 = load_or_train("ae", small_autoencoder, fit, directory=tmp_path)
     assert fit.calls == 1 and not info1["loaded"] and info2["loaded"] and info2["seconds"] == 2.0
     assert info1["checkpoint"] == info2["checkpoint"] == str(keyed_file(tmp_path, "ae"))
@@ -117,7 +123,7 @@ def test_one_epoch_model_is_not_returned_for_ten_epochs(tmp_path, capsys):
 
         return load_or_train("vae", make, fit, settings=settings, directory=tmp_path)
 
-    one, info1 = run(1)
+    one, _ = run(1)
     ten, info10 = run(10)
     assert not info10["loaded"] and info10["epochs"] == 10
     assert "settings.epochs 1 -> 10" in one_line(capsys)
@@ -130,7 +136,7 @@ def test_one_epoch_model_is_not_returned_for_ten_epochs(tmp_path, capsys):
     elbo_one, elbo_ten = elbo(one, x, num_samples=50).mean(), elbo(ten, x, num_samples=50).mean()
     # pixels are independent Bernoulli(0.3): no model beats -20 H(0.3) = -12.2 nats; ten epochs get near it
     assert elbo_ten > elbo_one + 0.5
-    again, info = run(10)
+    _, info = run(10)
     assert info["loaded"] and info["epochs"] == 10 and info["checkpoint"] == info10["checkpoint"]
     _, info = run(1)  # the one-epoch checkpoint was kept and still serves its own settings
     assert info["loaded"] and info["epochs"] == 1

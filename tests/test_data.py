@@ -16,7 +16,14 @@ import pytest
 import torch
 
 from vaecourse import data
-from vaecourse.data import IMAGE_SHAPE, IMAGE_SIZE, DataError, download, load_binarized_mnist, load_mnist
+from vaecourse.data import (
+    IMAGE_SHAPE,
+    IMAGE_SIZE,
+    DataError,
+    download,
+    load_binarized_mnist,
+    load_mnist,
+)
 
 # The environment as the test session found it (conftest.py has set the cache folder by now).
 SESSION_ENV = {name: os.environ.get(name) for name in ("VAECOURSE_DATA", "VAECOURSE_CACHE")}

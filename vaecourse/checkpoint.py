@@ -18,7 +18,7 @@ import torch
 from .protocol import MODEL_REGISTRY, CourseModel
 from .runtime import checkpoint_dir
 
-__all__ = ["CHECKPOINTS_ENV", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_or_train", "plain"]
+__all__ = ["CHECKPOINTS_ENV", "CheckpointError", "load_checkpoint", "load_or_train", "plain", "save_checkpoint"]
 
 _FORMAT = "vaecourse-checkpoint-2"
 CHECKPOINTS_ENV = "VAECOURSE_CHECKPOINTS"  # read by vaecourse.runtime.checkpoint_dir
@@ -91,7 +91,7 @@ def _read_payload(path: Path, map_location="cpu") -> dict:
     """The checked contents of the checkpoint at ``path``; ``ValueError`` with a one-line reason if unusable."""
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # truncated or foreign files raise many different errors
+    except Exception as error:  # noqa: BLE001 - truncated or foreign files raise many different errors
         reason = " ".join(str(error).split())[:200]
         raise ValueError(f"{path} is not a readable vaecourse checkpoint ({reason})") from None
     if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith("vaecourse-checkpoint"):
@@ -101,7 +101,9 @@ def _read_payload(path: Path, map_location="cpu") -> dict:
     fields = {"class": str, "config": dict, "state_dict": dict, "extra": dict, "identity": dict}
     for field, kind in fields.items():
         if not isinstance(payload.get(field), kind):
-            raise ValueError(f"{path} lacks a valid {field!r} entry; it is not a complete vaecourse checkpoint")
+            # noqa below: a ValueError, since the file's content is wrong, not an argument's type
+            raise ValueError(  # noqa: TRY004
+                f"{path} lacks a valid {field!r} entry; it is not a complete vaecourse checkpoint")
     return payload
 
 

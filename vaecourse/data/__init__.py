@@ -11,7 +11,14 @@ import torch
 
 from .compact import file_identity, load_compact, save_compact
 from .download import fetch
-from .formats import IMAGE_SHAPE, IMAGE_SIZE, check_published, parse_amat, parse_idx, read_bytes
+from .formats import (
+    IMAGE_SHAPE,
+    IMAGE_SIZE,
+    check_published,
+    parse_amat,
+    parse_idx,
+    read_bytes,
+)
 from .sources import (
     BINARIZED_MD5,
     BINARIZED_SPLITS,
@@ -29,14 +36,14 @@ from .sources import (
 )
 
 __all__ = [
-    "IMAGE_SHAPE",
-    "IMAGE_SIZE",
     "BINARIZED_MD5",
     "BINARIZED_SPLITS",
-    "MNIST_MD5",
-    "MNIST_SPLITS",
     "CACHE_ENV",
     "DATA_ENV",
+    "IMAGE_SHAPE",
+    "IMAGE_SIZE",
+    "MNIST_MD5",
+    "MNIST_SPLITS",
     "DataError",
     "cache_dir",
     "load_binarized_mnist",

@@ -74,7 +74,7 @@ def load_compact(split: str, num_images: int, source: str | None = None) -> np.n
         if md5 != BINARIZED_MD5[split]:
             raise DataError(f"its pixels are not the published ones (md5 of their text {md5}, "
                             f"expected {BINARIZED_MD5[split]})")
-    except Exception as error:  # np.load fails in many ways (zip, header, EOF, key); all mean "rebuild it"
+    except Exception as error:  # noqa: BLE001 - np.load fails in many ways; all mean "rebuild it"
         warnings.warn(f"the compact copy {path} is corrupt ({error}); deleting it and rebuilding it from the "
                       f"source file", stacklevel=3)
         path.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .sources import BINARIZED_MD5, DataError
 
-__all__ = ["IMAGE_SHAPE", "IMAGE_SIZE", "read_bytes", "parse_amat", "amat_md5", "check_published", "parse_idx"]
+__all__ = ["IMAGE_SHAPE", "IMAGE_SIZE", "amat_md5", "check_published", "parse_amat", "parse_idx", "read_bytes"]
 
 IMAGE_SHAPE = (28, 28)
 IMAGE_SIZE = 784  # IMAGE_SHAPE[0] * IMAGE_SHAPE[1]; the one place this number is written
