@@ -101,7 +101,7 @@ def _read_payload(path: Path, map_location="cpu") -> dict:
     fields = {"class": str, "config": dict, "state_dict": dict, "extra": dict, "identity": dict}
     for field, kind in fields.items():
         if not isinstance(payload.get(field), kind):
-            # noqa below: a ValueError, since the file's content is wrong, not an argument's type
+            # a ValueError: the file's content is wrong, not an argument's type
             raise ValueError(  # noqa: TRY004
                 f"{path} lacks a valid {field!r} entry; it is not a complete vaecourse checkpoint")
     return payload
