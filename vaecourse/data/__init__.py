@@ -63,7 +63,7 @@ def load_binarized_mnist(split: str, root: str | os.PathLike | None = None) -> t
 
     Every source is checked against the md5 of the published file (:data:`BINARIZED_MD5`): a download
     before it is kept, a local copy by the md5 of its (decompressed) text. The first load keeps the
-    images in the cache as packed bits (``binarized_mnist_{split}-<md5>.npz``, about 1 MB for 10,000
+    images in the cache as packed bits (``binarized_mnist_{split}-<md5>.npz``, about 0.3 MB for 10,000
     images) together with the file they were made from, and drops a downloaded text file. A later load
     reads that copy only if it was made from the same source file, unchanged, and only after checking
     that its pixels reproduce the published md5; otherwise it reads the source again.

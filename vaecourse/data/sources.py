@@ -49,6 +49,8 @@ _SUBFOLDERS = ("binarized_mnist", "mnist")
 class DataError(RuntimeError):
     """A data file is missing, corrupt or cannot be downloaded; the message says how to fix it."""
 
+    __module__ = "vaecourse.data"  # where users import it from, and how tracebacks name it
+
 
 def cache_dir() -> Path:
     """The cache folder: ``$VAECOURSE_CACHE``, or ``~/.cache/vaecourse`` when it is not set."""
