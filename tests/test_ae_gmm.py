@@ -79,14 +79,16 @@ def test_iw_estimate_is_finite_and_improves_with_k():
     assert high.mean() > low.mean()
 
 
-def test_iw_estimate_matches_quadrature_over_the_code_plane():
+def test_iw_estimate_matches_quadrature_over_the_code_plane(device, dtype):
     model, _ = _fitted_model()
-    x = torch.bernoulli(torch.full((4, X_DIM), 0.3))
-    grid = torch.linspace(-10, 10, 801)
+    model = model.to(device, dtype)
+    x = torch.bernoulli(torch.full((4, X_DIM), 0.3)).to(device, dtype)
+    grid = torch.linspace(-10, 10, 801, dtype=dtype, device=device)
     z = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 1, 2)  # (G, 1, 2)
     with torch.no_grad():
         log_joint = model.log_prior(z) + log_bernoulli(x, model.decode(z))  # (G, B)
     exact = torch.logsumexp(log_joint, 0) + 2 * math.log(grid[1] - grid[0])  # log of a Riemann sum
+    exact = exact.cpu()
     model.proposal_scale.fill_(3.0)  # wide enough to cover the mixture: light-tailed weights
     estimate = iw_log_likelihood(model, x, 100_000)
     assert torch.allclose(estimate, exact, atol=0.05)

@@ -38,24 +38,26 @@ def test_exact_elbo_is_log_likelihood_minus_kl_to_the_posterior():
         torch.testing.assert_close(model.exact_elbo(x), model.exact_log_likelihood(x) - kl, rtol=0, atol=1e-4)
 
 
-def test_elbo_and_iw_agree_with_enumeration():
+def test_elbo_and_iw_agree_with_enumeration(device, dtype):
     model, x = _tiny()
+    model, x = model.to(device, dtype), x.to(device, dtype)
     exact_ll = model.exact_log_likelihood(x)
     exact_elbo = model.exact_elbo(x).detach()
-    mc_elbo = elbo(model, x, num_samples=20_000)
-    torch.testing.assert_close(mc_elbo, exact_elbo, rtol=0, atol=0.05)
+    mc_elbo = elbo(model, x, num_samples=20_000)  # on the CPU
+    torch.testing.assert_close(mc_elbo, exact_elbo.cpu(), rtol=0, atol=0.05)
     assert bool((exact_elbo <= exact_ll + 1e-5).all())
     iw = iw_log_likelihood(model, x, num_samples=5000)
-    torch.testing.assert_close(iw, exact_ll, rtol=0, atol=0.02)
-    assert bool((iw.mean() > mc_elbo.mean()))
+    torch.testing.assert_close(iw, exact_ll.cpu(), rtol=0, atol=0.02)
+    assert bool((iw.mean() > mc_elbo.mean().cpu()))
 
 
-def test_training_raises_the_elbo_and_the_learned_baseline_trains():
+def test_training_raises_the_elbo_and_the_learned_baseline_trains(device, dtype):
     model, _ = _tiny("learned", num_samples=2)
-    x = (torch.rand(256, 8) < torch.linspace(0.1, 0.9, 8)).float()
+    model = model.to(device, dtype)
+    x = (torch.rand(256, 8) < torch.linspace(0.1, 0.9, 8)).to(device, dtype)
     before = float(model.exact_elbo(x).mean().detach())
     net_before = [p.detach().clone() for p in model.baseline.net.parameters()]
-    train(model, x, epochs=15, batch_size=32, lr=1e-2, progress=False)
+    train(model, x, epochs=15, batch_size=32, lr=1e-2, progress=False, device=device)
     assert float(model.exact_elbo(x).mean().detach()) > before + 0.5
     assert any(not torch.equal(a, b) for a, b in zip(net_before, model.baseline.net.parameters()))
     assert int(model.baseline.moving_average.steps) == 15 * 8
@@ -72,8 +74,8 @@ def test_checkpoint_round_trip_keeps_the_baseline(tmp_path):
     torch.testing.assert_close(loaded.exact_log_likelihood(x), model.exact_log_likelihood(x))
 
 
-def test_prior_samples_are_binary_fair_coins():
-    model = BernoulliVAE(x_dim=4, z_dim=64, hidden=(3,))
+def test_prior_samples_are_binary_fair_coins(device, dtype):
+    model = BernoulliVAE(x_dim=4, z_dim=64, hidden=(3,)).to(device, dtype)
     z = model.sample_latent(2000, generator=torch.Generator().manual_seed(1))
     assert set(z.unique().tolist()) == {0.0, 1.0}
     assert abs(float(z.mean()) - 0.5) < 0.01

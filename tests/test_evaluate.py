@@ -10,12 +10,12 @@ from vaecourse.ppca import ProbabilisticPCA
 
 
 @pytest.fixture
-def model_and_data():
-    model = ProbabilisticPCA(x_dim=5, z_dim=2, noise_scale=0.7)
+def model_and_data(device):
+    model = ProbabilisticPCA(x_dim=5, z_dim=2, noise_scale=0.7)  # float64, for checks to 1e-10
     with torch.no_grad():
         model.set_q_to_posterior(blend=0.3)  # a deliberately poor q
     x = torch.randn(400, 5, dtype=torch.float64) @ torch.randn(5, 5, dtype=torch.float64) * 0.5
-    return model, x
+    return model.to(device), x.to(device)
 
 
 def test_identity_log_px_minus_kl_equals_elbo(model_and_data):

@@ -28,9 +28,9 @@ def test_reparameterised_samples_have_the_right_moments():
     torch.testing.assert_close(z.std(0), torch.tensor([1.0, 0.5]), rtol=0.02, atol=0)
 
 
-def test_elbo_terms_and_log_weights_agree():
-    vae = GaussianVAE(x_dim=12, z_dim=3, hidden=(8,))
-    x = (torch.rand(5, 12) < 0.5).float()
+def test_elbo_terms_and_log_weights_agree(device, dtype):
+    vae = GaussianVAE(x_dim=12, z_dim=3, hidden=(8,)).to(device, dtype)
+    x = (torch.rand(5, 12) < 0.5).to(device, dtype)
     torch.manual_seed(3)
     t = vae.elbo_terms(x, num_samples=4)
     torch.manual_seed(3)
@@ -74,8 +74,8 @@ def test_iw_training_bound_lies_above_the_elbo():
         GaussianVAE(x_dim=10, z_dim=2, iw_samples=5, beta=0.5)
 
 
-def test_generation_returns_valid_images():
-    vae = GaussianVAE(x_dim=12, z_dim=3, hidden=(8,))
+def test_generation_returns_valid_images(device, dtype):
+    vae = GaussianVAE(x_dim=12, z_dim=3, hidden=(8,)).to(device, dtype)
     g = torch.Generator().manual_seed(0)
     means = vae.generate(7, kind="mean", generator=g)
     modes = vae.generate(7, kind="mode")
@@ -85,7 +85,7 @@ def test_generation_returns_valid_images():
     assert set(samples.unique().tolist()) <= {0.0, 1.0}
     # the mode is the rounded mean
     z = vae.sample_latent(5)
-    torch.testing.assert_close(vae.decode_mode(z), (vae.decode_mean(z) > 0.5).float())
+    torch.testing.assert_close(vae.decode_mode(z), (vae.decode_mean(z) > 0.5).to(dtype))
     with pytest.raises(ValueError, match="kind must be"):
         vae.generate(3, kind="median")
 

@@ -15,9 +15,9 @@ from vaecourse.sbn import (
     FittedPosterior,
     SigmoidBeliefNet,
     all_binary_states,
-    loo_surrogate,
     mean_field_gradient,
 )
+from vaecourse.train import train
 
 X_DIM, Z_DIM = 12, 4
 
@@ -60,10 +60,13 @@ def test_all_binary_states_lists_every_state_once():
 
 
 @pytest.mark.parametrize("hidden", [(), (6,)])
-def test_enumeration_matches_brute_force(hidden):
+def test_enumeration_matches_brute_force(hidden, device):
     model, x = _tiny_sbn(hidden), _data()
+    with torch.no_grad():
+        brute = _brute_force_log_px(model, x)
+    model, x = model.to(device), x.to(device)  # float64 throughout: the check is to 1e-10
     exact = model.exact_log_likelihood(x, states_per_chunk=3)  # chunks that do not divide 2^Dz
-    assert torch.allclose(exact, _brute_force_log_px(model, x), atol=1e-10)
+    assert torch.allclose(exact.cpu(), brute, atol=1e-10)
 
 
 def test_enumeration_sums_to_one_over_all_images():
@@ -112,25 +115,26 @@ def test_mean_field_gradient_is_unbiased():
     assert bool(((mean - exact).abs() <= 4 * sem + 1e-6).all())
 
 
-def test_loo_surrogate_gradient_is_unbiased():
-    lam = torch.tensor([[0.3, -1.0]], requires_grad=True)
-    w = torch.tensor([2.0, -3.0])
-    f_of = lambda z: (z * w).sum(-1) + 5.0  # E_q[f] = 5 + sum_j w_j sigmoid(lam_j)
-    (exact,) = torch.autograd.grad((5 + (w * torch.sigmoid(lam)).sum()), lam)
-    z = torch.bernoulli(torch.sigmoid(lam.detach()).expand(4, 20_000, 2))  # (K, R, Dz): R repetitions as a batch
-    surrogate = loo_surrogate(f_of(z), log_bernoulli(z, lam))  # (R,)
-    (estimate,) = torch.autograd.grad(surrogate.mean(), lam)
-    assert torch.allclose(estimate, exact, atol=0.03)
+def test_elbo_surrogate_gradient_is_unbiased_for_the_variational_logits():
+    model, x = _tiny_sbn(), _data(1)
+    lam = torch.randn(1, Z_DIM, dtype=torch.float64, requires_grad=True)
+    (exact,) = torch.autograd.grad(_exact_elbo(model, x, lam).sum(), lam)
+    reps = 20_000  # repetitions as one batch: every row is an independent estimate
+    surrogate, _ = model.elbo_surrogate(x.expand(reps, X_DIM), lam.expand(reps, Z_DIM), num_samples=4)
+    (per_row,) = torch.autograd.grad(surrogate.sum(), lam)  # sum of the R estimates
+    draws = torch.stack([torch.autograd.grad(model.elbo_surrogate(x, lam, 4)[0].sum(), lam)[0] for _ in range(200)])
+    sem = draws.std(0) / math.sqrt(reps)
+    assert bool(((per_row / reps - exact).abs() <= 4 * sem + 1e-6).all())
 
 
-def test_fit_batch_moves_only_the_batch_rows_and_raises_the_elbo():
+def test_fit_batch_moves_only_the_batch_rows_and_raises_the_elbo(device):
     torch.manual_seed(1)
     n = 64
     truth = _tiny_sbn(num_examples=n)
     with torch.no_grad():
-        x = torch.bernoulli(torch.sigmoid(truth.decode(truth.sample_latent(n))))
-    model = SigmoidBeliefNet(X_DIM, Z_DIM, n, inner_steps=10, inner_lr=0.2).double()
-    index = torch.arange(0, n, 2)
+        x = torch.bernoulli(torch.sigmoid(truth.decode(truth.sample_latent(n)))).to(device)
+    model = SigmoidBeliefNet(X_DIM, Z_DIM, n, inner_steps=10, inner_lr=0.2).double().to(device)
+    index = torch.arange(0, n, 2, device=device)
     table_before = model.q_logits.clone()
     exact_before = _exact_elbo(model, x[index], model.q_logits[index]).mean()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
@@ -153,21 +157,42 @@ def test_fit_posterior_raises_the_elbo_with_the_decoder_frozen():
     assert gain.mean() > 0.5 and bool((gain > -0.05).all())
 
 
-def test_posterior_view_scores_new_data_and_refuses_unknown_images():
+def test_posterior_view_scores_rows_by_index_and_refuses_other_images():
     model, x = _tiny_sbn(), _data()
     view = model.posterior_view(x, steps=50)
-    shuffled = x[torch.randperm(16)]
-    assert elbo(view, shuffled, num_samples=3).shape == (16,)
-    with pytest.raises(KeyError, match="not fitted"):
-        view.log_weights(1 - x[:1], 2)
+    order = torch.randperm(16)
+    scores = elbo(view, x[order], num_samples=4000, data_batch_size=5, index=order)  # chunked: index travels along
+    with torch.no_grad():
+        exact = _exact_elbo(model, x[order], view.q_logits[order])
+    torch.testing.assert_close(scores, exact, atol=0.15, rtol=0)
+    with pytest.raises(ValueError, match="differs from the data the posterior was fitted to"):
+        view.log_weights(1 - x[:1], 2, index=torch.tensor([0]))
+    with pytest.raises(ValueError, match="pass index="):
+        elbo(view, x[:5])
 
 
-def test_sbn_log_weights_need_an_index():
-    model, x = _tiny_sbn(), _data()
-    with pytest.raises(ValueError, match="index"):
-        model.log_weights(x, 2)
-    with pytest.raises(IndexError):
-        model.log_weights(x, 2, index=torch.arange(16) + 1)
+def test_identical_images_keep_separate_rows_of_the_table():
+    model = _tiny_sbn(num_examples=2)
+    x = _data(1).expand(2, X_DIM).clone()  # the same image twice
+    with torch.no_grad():
+        model.q_logits.copy_(torch.tensor([[-30.0] * Z_DIM, [30.0] * Z_DIM]))  # q_0: z = 0, q_1: z = 1
+    index = torch.tensor([0, 1])
+    z0, z1 = torch.zeros(Z_DIM, dtype=torch.float64), torch.ones(Z_DIM, dtype=torch.float64)
+    expected = torch.stack([model.log_prior(z) + log_bernoulli(x[0], model.decode(z)) for z in (z0, z1)])
+    with torch.no_grad():
+        torch.testing.assert_close(elbo(model, x, num_samples=2, index=index), expected, atol=1e-9, rtol=0)
+        view = FittedPosterior(model, x, model.q_logits.clone())
+        torch.testing.assert_close(elbo(view, x, num_samples=2, data_batch_size=1, index=index), expected,
+                                   atol=1e-9, rtol=0)
+
+
+def test_mean_field_sbn_trains_and_validates_on_held_out_data():
+    x = _data(64).float()
+    model = SigmoidBeliefNet(X_DIM, Z_DIM, num_examples=64, inner_steps=2)
+    history = train(model, x, epochs=2, batch_size=16, lr=0.05, x_valid=x[:8], progress=False, device="cpu")
+    assert len(history.valid["elbo"]) == 2
+    with torch.no_grad():
+        assert history.valid["elbo"][-1] <= float(model.exact_log_likelihood(x[:8]).mean()) + 0.5  # a lower bound
 
 
 def test_amortised_sbn_trains_encoder_and_decoder_together():

@@ -10,7 +10,8 @@ import torch
 
 from .autoencoder import Autoencoder
 from .densities import log_bernoulli, log_normal
-from .protocol import LatentVariableModel, check_batch
+from .protocol import LatentVariableModel, check_batch, check_positive_int
+from .samplers import reparameterize
 
 __all__ = ["AutoencoderGMM", "gmm_log_density"]
 
@@ -82,12 +83,10 @@ class AutoencoderGMM(LatentVariableModel):
     def __init__(self, x_dim: int, z_dim: int = 2, hidden: Sequence[int] = (512, 256), activation: str = "relu",
                  num_components: int = 30):
         super().__init__()
-        if num_components < 1:
-            raise ValueError(f"num_components must be a positive integer, got {num_components}")
-        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden],
-                           activation=activation, num_components=int(num_components))
-        self.x_dim, self.z_dim, self.num_components = int(x_dim), int(z_dim), int(num_components)
-        self.autoencoder = Autoencoder(x_dim, z_dim, hidden, activation)
+        self.num_components = check_positive_int(num_components, "num_components")
+        self.autoencoder = Autoencoder(x_dim, z_dim, hidden, activation)  # checks its arguments
+        self.config = {**self.autoencoder.config, "num_components": self.num_components}
+        self.x_dim, self.z_dim = self.autoencoder.x_dim, self.autoencoder.z_dim
         c = self.num_components
         # placeholders until fit_gmm: equal weights, unit covariances
         self.register_buffer("gmm_log_weights", torch.full((c,), -math.log(c)))
@@ -151,7 +150,7 @@ class AutoencoderGMM(LatentVariableModel):
             raise ValueError(f"n must be a positive integer, got {n!r}")
         weights = torch.exp(self.gmm_log_weights).cpu()
         c = torch.multinomial(weights, n, replacement=True, generator=generator)  # (n,)
-        eps = torch.randn(n, self.z_dim, 1, generator=generator)
+        eps = torch.randn(n, self.z_dim, 1, generator=generator, dtype=self.gmm_means.dtype)
         z = self.gmm_means.cpu()[c] + (self.gmm_scale_tril.cpu()[c] @ eps).squeeze(-1)  # mu_c + L_c eps
         return c.to(self.device), z.to(self.device)
 
@@ -159,11 +158,11 @@ class AutoencoderGMM(LatentVariableModel):
         """``n`` codes drawn from the mixture, ``(n, Dz)``."""
         return self.sample_components(n, generator)[1]
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
+    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
         r""":math:`\log p(z_k) + \log p(x \mid z_k) - \log q(z_k \mid x)`, :math:`z_k \sim \mathcal{N}(f(x), s^2 I)`, ``(K, B)``."""
         mu = self.encode(x)  # (B, Dz)
         log_s = torch.log(self.proposal_scale).expand_as(mu)
-        z = mu + torch.exp(log_s) * torch.randn(num_samples, *mu.shape, device=mu.device)  # (K, B, Dz)
+        z = reparameterize(mu, log_s, num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
         return log_px_z + self.log_prior(z) - log_normal(z, mu, log_s)
 

@@ -8,7 +8,7 @@ import torch
 
 from .densities import log_bernoulli
 from .nets import mlp
-from .protocol import CourseModel, check_batch
+from .protocol import CourseModel, check_batch, check_latent, check_positive_int, check_widths
 
 __all__ = ["Autoencoder"]
 
@@ -33,8 +33,9 @@ class Autoencoder(CourseModel):
 
     def __init__(self, x_dim: int, z_dim: int = 2, hidden: Sequence[int] = (512, 256), activation: str = "relu"):
         super().__init__()
-        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden], activation=activation)
-        self.x_dim, self.z_dim = int(x_dim), int(z_dim)
+        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+        hidden = check_widths(hidden)
+        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=hidden, activation=activation)
         self.encoder = mlp((x_dim, *hidden, z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(list(hidden)), x_dim), activation)
 
@@ -44,9 +45,7 @@ class Autoencoder(CourseModel):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Bernoulli logits :math:`g_\\theta(z)`, shape ``(..., D)``."""
-        if z.shape[-1] != self.z_dim:
-            raise ValueError(f"z must have last dimension {self.z_dim}, got shape {tuple(z.shape)}")
-        return self.decoder(z)
+        return self.decoder(check_latent(z, self.z_dim))
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """Pixel probabilities :math:`\\sigma(g_\\theta(z))`."""

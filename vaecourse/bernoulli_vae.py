@@ -8,52 +8,15 @@ from collections.abc import Sequence
 import torch
 
 from .densities import kl_bernoulli, log_bernoulli
-from .estimators import BASELINES, Baseline, make_baseline, score_function_term
+from .estimators import BASELINES, Baseline, fit_baseline, gradient_variance, make_baseline, score_function_term
 from .nets import mlp
-from .protocol import LatentVariableModel, check_batch
-from .sbn import all_binary_states as _enumerate_states
+from .protocol import LatentVariableModel, check_batch, check_latent, check_positive_int, check_widths
+from .samplers import all_binary_states, sample_bernoulli
 
 __all__ = ["BernoulliVAE", "sample_bernoulli", "all_binary_states", "encoder_gradient_variance"]
 
-_MAX_ENUMERATED_LATENTS = 16
-
-
-def sample_bernoulli(logits: torch.Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""Draw :math:`z \sim \mathcal{B}(\sigma(\ell))` elementwise, ``num_samples`` times.
-
-    The draw :math:`z = \mathbb{1}[u < \sigma(\ell)]` with :math:`u \sim U(0, 1)` is a step
-    function of :math:`\ell`: it carries no gradient, which is why binary latents need the
-    score-function estimator instead of the reparameterisation trick.
-
-    Args:
-        logits: :math:`\ell`, shape ``(B, Dz)``.
-        num_samples: :math:`K`.
-        generator: optional seeded CPU generator.
-
-    Returns:
-        ``(K, B, Dz)`` values in {0, 1}.
-
-    >>> z = sample_bernoulli(torch.tensor([[-50.0, 50.0]]), num_samples=3)
-    >>> z[:, 0].tolist()
-    [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
-    """
-    probs = torch.sigmoid(logits.detach())
-    u = torch.rand((num_samples, *logits.shape), generator=generator, dtype=probs.dtype).to(probs.device)
-    return (u < probs).to(probs.dtype)
-
-
-def all_binary_states(dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Every point of :math:`\\{0, 1\\}^{dim}`, shape ``(2**dim, dim)``, with a size limit.
-
-    The enumeration itself is :func:`vaecourse.sbn.all_binary_states` (least significant bit first).
-
-    >>> all_binary_states(2).tolist()
-    [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
-    """
-    if not isinstance(dim, int) or not 1 <= dim <= _MAX_ENUMERATED_LATENTS:
-        raise ValueError(f"can enumerate 1 to {_MAX_ENUMERATED_LATENTS} binary latents "
-                         f"(2**dim states), got dim={dim!r}")
-    return _enumerate_states(dim, dtype=dtype)
+MAX_ENUMERATED_LATENTS = 16
+"""Largest :math:`D_z` whose :math:`2^{D_z}` states :meth:`BernoulliVAE.exact_elbo` decodes at once."""
 
 
 class BernoulliVAE(LatentVariableModel):
@@ -95,14 +58,14 @@ class BernoulliVAE(LatentVariableModel):
         super().__init__()
         if estimator not in BASELINES:
             raise ValueError(f"estimator must be one of {BASELINES}, got {estimator!r}")
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+        self.num_samples = check_positive_int(num_samples, "num_samples")
         if estimator == "loo" and num_samples < 2:
             raise ValueError("the leave-one-out baseline needs num_samples >= 2")
-        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden],
-                           activation=activation, estimator=estimator, num_samples=int(num_samples))
-        self.x_dim, self.z_dim = int(x_dim), int(z_dim)
-        self.estimator, self.num_samples = estimator, int(num_samples)
+        hidden = check_widths(hidden)
+        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=hidden, activation=activation,
+                           estimator=estimator, num_samples=self.num_samples)
+        self.estimator = estimator
         self.encoder = mlp((x_dim, *hidden, z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(list(hidden)), x_dim), activation)
         self.baseline = make_baseline(estimator, x_dim)
@@ -114,19 +77,18 @@ class BernoulliVAE(LatentVariableModel):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         r"""Bernoulli logits :math:`\ell_\theta(z)`, shape ``(..., D)``."""
-        if z.shape[-1] != self.z_dim:
-            raise ValueError(f"z must have last dimension {self.z_dim}, got shape {tuple(z.shape)}")
-        return self.decoder(z)
+        return self.decoder(check_latent(z, self.z_dim))
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         r"""``n`` draws from the prior :math:`\mathcal{B}(\tfrac12)^{D_z}`, shape ``(n, Dz)``, values in {0, 1}."""
-        return (torch.rand(n, self.z_dim, generator=generator) < 0.5).float().to(self.device)
+        logits = torch.zeros(n, self.z_dim, dtype=self.dtype, device=self.device)  # sigmoid(0) = 1/2
+        return sample_bernoulli(logits, 1, generator)[0]
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         r""":math:`\log p(z) = -D_z \log 2` for every binary :math:`z`, shape ``z.shape[:-1]``."""
         return torch.full(z.shape[:-1], -self.z_dim * math.log(2.0), dtype=z.dtype, device=z.device)
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
+    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
         r""":math:`\log p(x \mid z_k) + \log p(z_k) - \log q(z_k \mid x)` for :math:`z_k \sim q`, shape ``(K, B)``."""
         logits_q = self.encode(x)  # (B, Dz)
         z = sample_bernoulli(logits_q, num_samples)  # (K, B, Dz)
@@ -164,6 +126,12 @@ class BernoulliVAE(LatentVariableModel):
         """:meth:`surrogate` with the model's own baseline and :math:`K`."""
         return self.surrogate(x)
 
+    def _all_states(self) -> torch.Tensor:
+        if self.z_dim > MAX_ENUMERATED_LATENTS:
+            raise ValueError(f"can enumerate at most {MAX_ENUMERATED_LATENTS} binary latents (2**z_dim states "
+                             f"decoded at once), this model has z_dim={self.z_dim}")
+        return all_binary_states(self.z_dim, dtype=self.dtype, device=self.device).unsqueeze(1)  # (S, 1, Dz)
+
     def exact_elbo(self, x: torch.Tensor) -> torch.Tensor:
         r"""The ELBO by enumerating all :math:`2^{D_z}` states (small :math:`D_z` only), differentiable.
 
@@ -174,7 +142,7 @@ class BernoulliVAE(LatentVariableModel):
         Returns:
             ``(B,)``.
         """
-        z = all_binary_states(self.z_dim).to(self.device).unsqueeze(1)  # (S, 1, Dz)
+        z = self._all_states()  # (S, 1, Dz)
         logits_q = self.encode(x)  # (B, Dz)
         log_qz_x = log_bernoulli(z, logits_q)  # (S, B)
         log_w = log_bernoulli(x, self.decode(z)) + self.log_prior(z) - log_qz_x  # (S, B)
@@ -184,7 +152,7 @@ class BernoulliVAE(LatentVariableModel):
     def exact_log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
         r""":math:`\log p(x) = \log \sum_z p(z)\, p_\theta(x \mid z)` by enumeration (small :math:`D_z` only), ``(B,)``."""
         check_batch(x, self.x_dim)
-        z = all_binary_states(self.z_dim).to(self.device).unsqueeze(1)  # (S, 1, Dz)
+        z = self._all_states()  # (S, 1, Dz)
         log_joint = log_bernoulli(x, self.decode(z)) + self.log_prior(z)  # (S, B)
         return torch.logsumexp(log_joint, dim=0)
 
@@ -207,8 +175,6 @@ def encoder_gradient_variance(model: BernoulliVAE, x: torch.Tensor, baseline: st
     Returns:
         A :class:`~vaecourse.estimators.GradientStats` over the encoder's parameters.
     """
-    from .estimators import fit_baseline, gradient_variance
-
     if not isinstance(model, BernoulliVAE):
         raise TypeError(f"model must be a BernoulliVAE, got {type(model).__name__}")
     was_training = model.training

@@ -10,6 +10,7 @@ from torch import nn
 
 from .densities import log_normal
 from .nets import mlp
+from .samplers import reparameterize
 
 __all__ = [
     "BASELINES",
@@ -293,10 +294,10 @@ def gaussian_surrogate(
         raise ValueError("a baseline applies to the score-function method only")
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    eps = torch.randn((num_samples, *mu.shape), dtype=mu.dtype, device=mu.device)
+    z = reparameterize(mu, log_sigma, num_samples)  # (K, B, Dz)
     if method == "reparam":
-        return signal_fn(mu + torch.exp(log_sigma) * eps).mean(0)
-    z = (mu + torch.exp(log_sigma) * eps).detach()  # (K, B, Dz), no path to mu or sigma
+        return signal_fn(z).mean(0)
+    z = z.detach()  # no path to mu or sigma
     signal = signal_fn(z)  # (K, B)
     c = leave_one_out(signal) if baseline == "loo" else 0.0
     return (signal + score_function_term(signal, log_normal(z, mu, log_sigma), c)).mean(0)

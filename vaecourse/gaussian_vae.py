@@ -8,36 +8,11 @@ import torch
 
 from .densities import kl_normal_standard, log_bernoulli, log_mean_exp, log_normal, log_standard_normal
 from .nets import mlp
-from .protocol import LatentVariableModel, check_batch
+from .protocol import (LatentVariableModel, check_batch, check_latent, check_non_negative, check_positive_int,
+                       check_widths)
+from .samplers import reparameterize
 
 __all__ = ["GaussianVAE", "reparameterize"]
-
-
-def reparameterize(mu: torch.Tensor, log_sigma: torch.Tensor, num_samples: int = 1,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""Draw :math:`z = \mu + \sigma \odot \varepsilon`, :math:`\varepsilon \sim \mathcal{N}(0, I)`.
-
-    The randomness sits in :math:`\varepsilon`, which does not depend on the
-    parameters, so gradients flow to :math:`\mu` and :math:`\log\sigma` through
-    a deterministic function.
-
-    Args:
-        mu: :math:`\mu`, shape ``(B, Dz)``.
-        log_sigma: :math:`\log\sigma`, shape ``(B, Dz)``.
-        num_samples: :math:`K`.
-        generator: optional seeded generator (on ``mu``'s device).
-
-    Returns:
-        ``(K, B, Dz)`` samples.
-
-    >>> z = reparameterize(torch.zeros(2, 3), torch.zeros(2, 3), num_samples=4)
-    >>> z.shape
-    torch.Size([4, 2, 3])
-    """
-    if mu.shape != log_sigma.shape:
-        raise ValueError(f"mu and log_sigma must have the same shape, got {tuple(mu.shape)} and {tuple(log_sigma.shape)}")
-    eps = torch.randn((num_samples, *mu.shape), dtype=mu.dtype, device=mu.device, generator=generator)
-    return mu + torch.exp(log_sigma) * eps  # (K, B, Dz)
 
 
 class GaussianVAE(LatentVariableModel):
@@ -70,16 +45,19 @@ class GaussianVAE(LatentVariableModel):
     def __init__(self, x_dim: int, z_dim: int = 20, hidden: Sequence[int] = (400,), activation: str = "relu",
                  beta: float = 1.0, analytic_kl: bool = True, train_samples: int = 1, iw_samples: int = 1):
         super().__init__()
-        if beta < 0:
-            raise ValueError(f"beta must be non-negative, got {beta}")
-        if iw_samples > 1 and beta != 1.0:
+        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+        self.beta = check_non_negative(beta, "beta")
+        self.train_samples = check_positive_int(train_samples, "train_samples")
+        self.iw_samples = check_positive_int(iw_samples, "iw_samples")
+        if not isinstance(analytic_kl, bool):
+            raise ValueError(f"analytic_kl must be True or False, got {analytic_kl!r}")
+        if self.iw_samples > 1 and self.beta != 1.0:
             raise ValueError("the importance-weighted bound is defined for beta = 1 only")
-        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden],
-                           activation=activation, beta=float(beta), analytic_kl=bool(analytic_kl),
-                           train_samples=int(train_samples), iw_samples=int(iw_samples))
-        self.x_dim, self.z_dim = int(x_dim), int(z_dim)
-        self.beta, self.analytic_kl = float(beta), bool(analytic_kl)
-        self.train_samples, self.iw_samples = int(train_samples), int(iw_samples)
+        hidden = check_widths(hidden)
+        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=hidden, activation=activation,
+                           beta=self.beta, analytic_kl=analytic_kl, train_samples=self.train_samples,
+                           iw_samples=self.iw_samples)
+        self.analytic_kl = analytic_kl
         self.encoder = mlp((x_dim, *hidden, 2 * z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(list(hidden)), x_dim), activation)
 
@@ -91,13 +69,11 @@ class GaussianVAE(LatentVariableModel):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Bernoulli logits :math:`\\ell_\\theta(z)`, shape ``(..., D)``."""
-        if z.shape[-1] != self.z_dim:
-            raise ValueError(f"z must have last dimension {self.z_dim}, got shape {tuple(z.shape)}")
-        return self.decoder(z)
+        return self.decoder(check_latent(z, self.z_dim))
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws from the prior :math:`\\mathcal{N}(0, I)`, shape ``(n, Dz)``."""
-        return torch.randn(n, self.z_dim, generator=generator).to(self.device)
+        return torch.randn(n, self.z_dim, generator=generator).to(self.device, self.dtype)
 
     def elbo_terms(self, x: torch.Tensor, num_samples: int = 1) -> dict[str, torch.Tensor]:
         """Reconstruction and KL terms of the ELBO from ``num_samples`` reparameterised draws.
@@ -113,7 +89,7 @@ class GaussianVAE(LatentVariableModel):
         kl = kl_normal_standard(mu, log_sigma) if self.analytic_kl else log_qz_x - log_pz
         return dict(log_px_z=log_px_z, log_pz=log_pz, log_qz_x=log_qz_x, kl=kl)
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
+    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
         """:math:`\\log p(x, z_k) - \\log q(z_k \\mid x)` for ``num_samples`` draws, shape ``(K, B)``."""
         t = self.elbo_terms(x, num_samples)
         return t["log_px_z"] + t["log_pz"] - t["log_qz_x"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 
 from torch import nn
 
@@ -25,9 +26,10 @@ def mlp(sizes: Sequence[int], activation: str = "relu") -> nn.Sequential:
       (2): Linear(in_features=3, out_features=2, bias=True)
     )
     """
+    sizes = list(sizes)
+    if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, Integral) or s <= 0 for s in sizes):
+        raise ValueError(f"layer sizes must be at least two positive integers (input, ..., output), got {sizes}")
     sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or any(s <= 0 for s in sizes):
-        raise ValueError(f"mlp needs at least two positive sizes (input, output), got {sizes}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
     layers: list[nn.Module] = []

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from .densities import log_normal, log_standard_normal
-from .gaussian_vae import reparameterize
-from .protocol import LatentVariableModel, check_batch
+from .protocol import LatentVariableModel, check_batch, check_positive, check_positive_int
+from .samplers import reparameterize
 
 __all__ = ["ProbabilisticPCA", "kl_normal_diag_full"]
 
@@ -60,10 +60,11 @@ class ProbabilisticPCA(LatentVariableModel):
 
     def __init__(self, x_dim: int, z_dim: int, noise_scale: float = 0.5, dtype: str = "float64"):
         super().__init__()
-        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), noise_scale=float(noise_scale), dtype=dtype)
-        if noise_scale <= 0:
-            raise ValueError(f"noise_scale must be positive, got {noise_scale}")
-        self.x_dim, self.z_dim = int(x_dim), int(z_dim)
+        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+        noise_scale = check_positive(noise_scale, "noise_scale")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, noise_scale=noise_scale, dtype=dtype)
         dt = getattr(torch, dtype)
         self.W = nn.Parameter(torch.randn(x_dim, z_dim, dtype=dt))
         self.b = nn.Parameter(torch.randn(x_dim, dtype=dt) * 0.1)
@@ -74,10 +75,17 @@ class ProbabilisticPCA(LatentVariableModel):
     def _check(self, x):
         return check_batch(x, self.x_dim)
 
+    def check_data(self, x, name: str = "x") -> torch.Tensor:
+        """Check a data set: shape ``(N, x_dim)`` and finite values (a Gaussian likelihood), in the model's dtype."""
+        x = check_batch(x, self.x_dim, name)
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} holds NaN or infinite values; a Gaussian likelihood needs finite data")
+        return x.to(self.dtype)
+
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         """Exact :math:`\\log p(x)`, shape ``(B,)``."""
         x = self._check(x)
-        cov = self.W @ self.W.T + torch.exp(2 * self.log_s) * torch.eye(self.x_dim, dtype=x.dtype)
+        cov = self.W @ self.W.T + torch.exp(2 * self.log_s) * torch.eye(self.x_dim, dtype=x.dtype, device=x.device)
         dist = torch.distributions.MultivariateNormal(self.b, covariance_matrix=cov)
         return dist.log_prob(x)
 
@@ -85,7 +93,7 @@ class ProbabilisticPCA(LatentVariableModel):
         """Exact posterior: mean ``(B, Dz)`` and covariance ``(Dz, Dz)``."""
         x = self._check(x)
         s2 = torch.exp(2 * self.log_s)
-        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=x.dtype)
+        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=x.dtype, device=x.device)
         mean = torch.linalg.solve(M, self.W.T @ (x - self.b).T).T  # (B, Dz)
         return mean, s2 * torch.linalg.inv(M)
 
@@ -102,7 +110,7 @@ class ProbabilisticPCA(LatentVariableModel):
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must lie in [0, 1], got {blend}")
         s2 = torch.exp(2 * self.log_s)
-        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=self.W.dtype)
+        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=self.W.dtype, device=self.W.device)
         self.A.copy_(blend * torch.linalg.solve(M, self.W.T))
         # the KL-optimal diagonal q has variances 1 / diag(precision) = s^2 / diag(M)
         best_log_sigma = 0.5 * torch.log(s2 / torch.diagonal(M))
@@ -131,7 +139,8 @@ class ProbabilisticPCA(LatentVariableModel):
         post_mean, post_cov = self.posterior(x)
         return kl_normal_diag_full(mu, log_sigma, post_mean, post_cov)
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
+    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+        """:math:`\\log p(x, z_k) - \\log q(z_k \\mid x)` for :math:`z_k \\sim q`, shape ``(K, B)``."""
         mu, log_sigma = self.encode(x)
         z = reparameterize(mu, log_sigma, num_samples)  # (K, B, Dz)
         return self.log_joint(x, z) - log_normal(z, mu, log_sigma)

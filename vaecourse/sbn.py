@@ -9,8 +9,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .densities import kl_bernoulli, log_bernoulli
+from .estimators import leave_one_out, score_function_term
+from .evaluate import elbo as evaluate_elbo
+from .mean_field import FittedPosterior, mean_field_gradient, optimise_logits
 from .nets import mlp
-from .protocol import LatentVariableModel, check_batch
+from .protocol import (LatentVariableModel, check_batch, check_latent, check_positive, check_positive_int,
+                       check_widths)
+from .samplers import all_binary_states, sample_bernoulli
 
 __all__ = [
     "SigmoidBeliefNet",
@@ -18,7 +23,6 @@ __all__ = [
     "FittedPosterior",
     "MAX_ENUMERATION_DIM",
     "all_binary_states",
-    "loo_surrogate",
     "mean_field_gradient",
 ]
 
@@ -29,60 +33,11 @@ MAX_ENUMERATION_DIM = 20
 _STATES_PER_CHUNK = 2**12  # latent states decoded at once during enumeration
 
 
-def all_binary_states(z_dim: int, start: int = 0, stop: int | None = None,
-                      dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    """The binary vectors whose integer codes lie in ``[start, stop)``, shape ``(stop - start, z_dim)``.
-
-    Row ``i`` holds the bits of ``start + i``, least significant bit first.
-
-    >>> all_binary_states(2)
-    tensor([[0., 0.],
-            [1., 0.],
-            [0., 1.],
-            [1., 1.]])
-    """
-    if not isinstance(z_dim, int) or z_dim < 1:
-        raise ValueError(f"z_dim must be a positive integer, got {z_dim!r}")
-    stop = 2**z_dim if stop is None else stop
-    codes = torch.arange(start, stop, device=device)
-    bits = torch.arange(z_dim, device=device)
-    return ((codes[:, None] >> bits) & 1).to(dtype)
-
-
-def loo_surrogate(f: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
-    r"""Score-function surrogate with the leave-one-out baseline over :math:`K` samples.
-
-    .. math:: \hat g = \frac1K \sum_k \big(f_k - b_k\big)\, \nabla \log q(z_k), \qquad
-              b_k = \frac{1}{K - 1} \sum_{j \ne k} f_j
-
-    The baseline of sample :math:`k` uses only the other samples, so it is independent of
-    :math:`z_k` and the estimator stays unbiased (Kool et al., 2019). The returned value has
-    the gradient :math:`\hat g` and the value 0 in expectation; add it to any loss.
-
-    Args:
-        f: :math:`f_k = \log p(x \mid z_k)`, shape ``(K, B)``, K >= 2 (detached here).
-        log_q: :math:`\log q(z_k)`, shape ``(K, B)``, carrying the gradient.
-
-    Returns:
-        ``(B,)``.
-
-    >>> f = torch.tensor([[1.0], [3.0]]); lq = torch.zeros(2, 1, requires_grad=True)
-    >>> loo_surrogate(f, lq).sum().backward(); lq.grad.squeeze(-1)  # (f - b) / K = (-2, 2) / 2
-    tensor([-1.,  1.])
-    """
-    if f.shape != log_q.shape or f.dim() != 2:
-        raise ValueError(f"f and log_q must both have shape (K, B), got {tuple(f.shape)} and {tuple(log_q.shape)}")
-    k = f.shape[0]
-    if k < 2:
-        raise ValueError("the leave-one-out baseline needs at least K = 2 samples per example")
-    f = f.detach()
-    baseline = (f.sum(0, keepdim=True) - f) / (k - 1)  # (K, B)
-    return ((f - baseline) * log_q).mean(0)
-
-
-def _sample_bernoulli(logits: torch.Tensor, num_samples: int) -> torch.Tensor:
-    probs = torch.sigmoid(logits).expand(num_samples, *logits.shape)
-    return torch.bernoulli(probs)  # (K, B, Dz)
+def _check_num_samples(num_samples) -> int:
+    num_samples = check_positive_int(num_samples, "num_samples")
+    if num_samples < 2:
+        raise ValueError(f"num_samples must be at least 2 for the leave-one-out baseline, got {num_samples}")
+    return num_samples
 
 
 class _SBNBase(LatentVariableModel):
@@ -95,14 +50,10 @@ class _SBNBase(LatentVariableModel):
     network. Subclasses add the variational family :math:`q`.
     """
 
-    validate_with_elbo = False
-
     def _build_generative(self, x_dim: int, z_dim: int, hidden: Sequence[int], activation: str) -> None:
-        if z_dim < 1 or x_dim < 1:
-            raise ValueError(f"x_dim and z_dim must be positive, got x_dim={x_dim}, z_dim={z_dim}")
-        if len(hidden) > 1:
+        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+        if len(check_widths(hidden)) > 1:
             raise ValueError(f"the SBN decoder has at most one hidden layer, got hidden={list(hidden)}")
-        self.x_dim, self.z_dim = int(x_dim), int(z_dim)
         self.prior_logits = nn.Parameter(torch.zeros(z_dim))  # a_j: p(z_j = 1) = sigmoid(a_j)
         self.decoder = mlp((z_dim, *hidden, x_dim), activation)
 
@@ -123,14 +74,11 @@ class _SBNBase(LatentVariableModel):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Bernoulli logits :math:`\\ell_\\theta(z)`, shape ``(..., D)``."""
-        if z.shape[-1] != self.z_dim:
-            raise ValueError(f"z must have last dimension {self.z_dim}, got shape {tuple(z.shape)}")
-        return self.decoder(z)
+        return self.decoder(check_latent(z, self.z_dim))
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` binary draws from the prior :math:`p_\\theta(z)`, shape ``(n, Dz)``."""
-        probs = torch.sigmoid(self.prior_logits.detach().cpu()).expand(n, self.z_dim)
-        return torch.bernoulli(probs, generator=generator).to(self.device)
+        return sample_bernoulli(self.prior_logits.expand(n, self.z_dim), 1, generator)[0]  # (n, Dz)
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """:math:`\\log p_\\theta(z)` summed over latents, shape ``z.shape[:-1]``."""
@@ -145,7 +93,8 @@ class _SBNBase(LatentVariableModel):
         The KL term is analytic. :math:`\mathbb{E}_q[\log p(x \mid z)]` has no closed form (it
         holds :math:`\mathbb{E}_q[\log(1 + e^{\ell(z)})]`), so it is estimated from ``num_samples``
         draws; its gradient with respect to :math:`\theta` is the plain sample mean, and with
-        respect to :math:`\lambda` the leave-one-out score-function estimator (:func:`loo_surrogate`).
+        respect to :math:`\lambda` the score-function estimator with the leave-one-out baseline
+        (:func:`~vaecourse.estimators.leave_one_out`).
 
         Args:
             x: ``(B, D)`` binary data.
@@ -156,11 +105,12 @@ class _SBNBase(LatentVariableModel):
             ``(surrogate, elbo)``, each ``(B,)``: differentiate the first; the second is the
             (detached) Monte Carlo ELBO estimate.
         """
-        z = _sample_bernoulli(q_logits.detach(), num_samples)  # (K, B, Dz)
+        z = sample_bernoulli(q_logits, num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
         log_qz = log_bernoulli(z, q_logits)  # (K, B), carries the gradient to lambda
         kl = kl_bernoulli(q_logits, self.prior_logits)  # (B,)
-        surrogate = log_px_z.mean(0) + loo_surrogate(log_px_z, log_qz) - kl
+        score = score_function_term(log_px_z, log_qz, leave_one_out(log_px_z.detach())).mean(0)  # (B,)
+        surrogate = log_px_z.mean(0) + score - kl
         return surrogate, (log_px_z.mean(0) - kl).detach()
 
     def log_weights_given_q(self, x: torch.Tensor, q_logits: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
@@ -168,7 +118,7 @@ class _SBNBase(LatentVariableModel):
         check_batch(x, self.x_dim)
         if q_logits.shape != (x.shape[0], self.z_dim):
             raise ValueError(f"q_logits must have shape ({x.shape[0]}, {self.z_dim}), got {tuple(q_logits.shape)}")
-        z = _sample_bernoulli(q_logits, num_samples)  # (K, B, Dz)
+        z = sample_bernoulli(q_logits, num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
         return log_px_z + self.log_prior(z) - log_bernoulli(z, q_logits)
 
@@ -235,7 +185,7 @@ class _SBNBase(LatentVariableModel):
             ``(N, Dz)`` fitted logits :math:`\lambda`, detached, on the model's device.
         """
         check_batch(x, self.x_dim)
-        if not isinstance(steps, int) or steps < 0:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
         x = x.to(self.device)
         if init is None:
@@ -245,114 +195,18 @@ class _SBNBase(LatentVariableModel):
         out = []
         for a in range(0, x.shape[0], batch_size):
             lam = init[a:a + batch_size].detach().clone().to(self.device)
-            _optimise_logits(self, x[a:a + batch_size], lam, steps, num_samples, lr)
+            optimise_logits(self.decode, self.prior_logits, x[a:a + batch_size], lam, steps, num_samples, lr)
             out.append(lam.detach())
         return torch.cat(out)
 
     def posterior_view(self, x: torch.Tensor, steps: int = 100, **fit_kwargs) -> FittedPosterior:
         """Fit :math:`q` for new data ``x`` (:meth:`fit_posterior`) and return a frozen scoring view.
 
-        The view has ``log_weights(x, num_samples)``, so :func:`vaecourse.evaluate.elbo` and
-        :func:`~vaecourse.evaluate.iw_log_likelihood` score it like any other model.
+        The view has ``log_weights(x, num_samples, index)``, so :func:`vaecourse.evaluate.elbo` and
+        :func:`~vaecourse.evaluate.iw_log_likelihood` score it like any other model: pass
+        ``index=torch.arange(len(x))`` when ``x`` is scored in several chunks.
         """
         return FittedPosterior(self, x, self.fit_posterior(x, steps, **fit_kwargs))
-
-
-def mean_field_gradient(f: torch.Tensor, z: torch.Tensor, q_logits: torch.Tensor,
-                        prior_logits: torch.Tensor) -> torch.Tensor:
-    r"""Gradient of the mean-field ELBO with respect to the variational logits :math:`\lambda`, from samples.
-
-    .. math:: \nabla_\lambda \mathcal{L} \approx \frac1K \sum_k (f_k - b_k)\,(z_k - q)
-              \;-\; q \odot (1 - q) \odot (\lambda - a), \qquad q = \sigma(\lambda)
-
-    The first term is the leave-one-out score-function estimate of
-    :math:`\nabla_\lambda \mathbb{E}_q[\log p(x \mid z)]`, written with the Bernoulli score
-    :math:`\nabla_\lambda \log q(z) = z - \sigma(\lambda)`; the second is the exact gradient of
-    :math:`-\mathrm{KL}(q \,\|\, p)` (:math:`\partial \mathrm{KL} / \partial q_j = \lambda_j - a_j`,
-    times :math:`\partial q_j / \partial \lambda_j = q_j (1 - q_j)`). No backpropagation is needed.
-
-    Args:
-        f: :math:`f_k = \log p(x \mid z_k)`, ``(K, B)``, K >= 2.
-        z: the samples :math:`z_k \sim q`, ``(K, B, Dz)``.
-        q_logits: :math:`\lambda`, ``(B, Dz)``.
-        prior_logits: :math:`a`, broadcastable to ``(B, Dz)``.
-
-    Returns:
-        ``(B, Dz)``, the estimated ascent direction.
-
-    >>> f = torch.tensor([[-3.0], [-1.0]]); z = torch.tensor([[[0.0]], [[1.0]]])
-    >>> mean_field_gradient(f, z, torch.zeros(1, 1), torch.zeros(1))  # z = 1 scored higher: push lambda up
-    tensor([[1.]])
-    """
-    k = f.shape[0]
-    if k < 2 or f.dim() != 2 or z.shape[:2] != f.shape or z.shape[2:] != q_logits.shape[1:]:
-        raise ValueError(f"expected f (K, B) with K >= 2, z (K, B, Dz) and q_logits (B, Dz); got "
-                         f"{tuple(f.shape)}, {tuple(z.shape)}, {tuple(q_logits.shape)}")
-    q = torch.sigmoid(q_logits)  # (B, Dz)
-    baseline = (f.sum(0, keepdim=True) - f) / (k - 1)  # (K, B), leaves sample k out
-    score_term = ((f - baseline)[..., None] * (z - q)).mean(0)  # (B, Dz)
-    kl_term = q * (1 - q) * (q_logits - prior_logits)  # (B, Dz)
-    return score_term - kl_term
-
-
-@torch.no_grad()
-def _optimise_logits(model: _SBNBase, x: torch.Tensor, lam: torch.Tensor, steps: int, num_samples: int,
-                     lr: float) -> torch.Tensor:
-    """Adam ascent on the variational logits ``lam`` alone (in place); the model's parameters do not move.
-
-    Returns the ELBO estimate ``(B,)`` at the last step.
-    """
-    lam.requires_grad_(True)
-    optimizer = torch.optim.Adam([lam], lr=lr)
-    elbo = torch.zeros(x.shape[0], device=x.device)
-    prior_logits = model.prior_logits.detach()
-    for _ in range(steps):
-        z = _sample_bernoulli(lam, num_samples)  # (K, B, Dz)
-        log_px_z = log_bernoulli(x, model.decode(z))  # (K, B)
-        elbo = log_px_z.mean(0) - kl_bernoulli(lam, prior_logits)
-        lam.grad = -mean_field_gradient(log_px_z, z, lam, prior_logits)  # Adam minimises
-        optimizer.step()
-    lam.requires_grad_(False)
-    return elbo
-
-
-class FittedPosterior:
-    """A frozen scoring view: an SBN bound to mean-field logits fitted for particular data.
-
-    ``log_weights(x, K)`` looks each row of ``x`` up among the rows it was fitted on (by content),
-    so the view can be passed to :func:`vaecourse.evaluate.iw_log_likelihood`, which scores data
-    in chunks. Made by :meth:`SigmoidBeliefNet.posterior_view`.
-    """
-
-    def __init__(self, model: _SBNBase, x: torch.Tensor, q_logits: torch.Tensor):
-        check_batch(x, model.x_dim)
-        if q_logits.shape != (x.shape[0], model.z_dim):
-            raise ValueError(f"q_logits must have shape ({x.shape[0]}, {model.z_dim}), got {tuple(q_logits.shape)}")
-        self.model, self.q_logits = model, q_logits.detach()
-        self.x_dim, self.z_dim = model.x_dim, model.z_dim
-        self._rows = {self._key(row): i for i, row in enumerate(x.detach().cpu())}
-
-    @staticmethod
-    def _key(row: torch.Tensor) -> bytes:
-        return (row > 0.5).numpy().tobytes()
-
-    @property
-    def device(self) -> torch.device:
-        return self.model.device
-
-    def index_of(self, x: torch.Tensor) -> torch.Tensor:
-        """Rows of the fitted data that match the rows of ``x``."""
-        try:
-            return torch.tensor([self._rows[self._key(row)] for row in x.detach().cpu()])
-        except KeyError:
-            raise KeyError("x holds an image the posterior was not fitted on; call model.posterior_view(x) "
-                           "on the data you want to score") from None
-
-    @torch.no_grad()
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
-        """``(K, B)`` log importance weights under the fitted :math:`q_\\lambda`."""
-        q_logits = self.q_logits[self.index_of(x).to(self.q_logits.device)]
-        return self.model.log_weights_given_q(x, q_logits, num_samples)
 
 
 class SigmoidBeliefNet(_SBNBase):
@@ -393,15 +247,14 @@ class SigmoidBeliefNet(_SBNBase):
     def __init__(self, x_dim: int, z_dim: int, num_examples: int, hidden: Sequence[int] = (), activation: str = "tanh",
                  num_samples: int = 5, inner_steps: int = 5, inner_lr: float = 0.1):
         super().__init__()
-        if num_examples < 1:
-            raise ValueError(f"num_examples must be positive (rows of the variational table), got {num_examples}")
-        if num_samples < 2:
-            raise ValueError(f"num_samples must be at least 2 for the leave-one-out baseline, got {num_samples}")
-        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), num_examples=int(num_examples),
-                           hidden=[int(h) for h in hidden], activation=activation, num_samples=int(num_samples),
-                           inner_steps=int(inner_steps), inner_lr=float(inner_lr))
         self._build_generative(x_dim, z_dim, hidden, activation)
-        self.num_samples, self.inner_steps, self.inner_lr = int(num_samples), int(inner_steps), float(inner_lr)
+        num_examples = check_positive_int(num_examples, "num_examples")  # rows of the variational table
+        self.num_samples = _check_num_samples(num_samples)
+        self.inner_steps = check_positive_int(inner_steps, "inner_steps")
+        self.inner_lr = check_positive(inner_lr, "inner_lr")
+        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, num_examples=num_examples, hidden=check_widths(hidden),
+                           activation=activation, num_samples=self.num_samples, inner_steps=self.inner_steps,
+                           inner_lr=self.inner_lr)
         # lambda^(n), one row per training example: a buffer, so the generative optimiser never touches it
         self.register_buffer("q_logits", torch.zeros(num_examples, z_dim))
 
@@ -432,7 +285,7 @@ class SigmoidBeliefNet(_SBNBase):
         surrogate, elbo = self.elbo_surrogate(x, self.q_logits[index], self.num_samples)
         return -surrogate.mean(), dict(elbo=elbo.mean())
 
-    def fit_batch(self, x: torch.Tensor, index: torch.Tensor, optimizer: torch.optim.Optimizer) -> dict:
+    def fit_batch(self, x: torch.Tensor, index: torch.Tensor, optimizer: torch.optim.Optimizer):
         r"""One round of eq. 15 on a minibatch: update :math:`\lambda^{(n)}` (batch rows), then :math:`\theta`.
 
         Args:
@@ -441,22 +294,36 @@ class SigmoidBeliefNet(_SBNBase):
             optimizer: an optimiser over the generative parameters :math:`\theta`.
 
         Returns:
-            ``elbo``: the batch's mean ELBO estimate after the variational step (before the
-            generative step), and ``elbo_q_step``: the estimate at the last variational step.
+            ``(loss, stats)``: the negative mean ELBO estimate after the variational step (before
+            the generative step), and ``stats`` with that ``elbo`` and ``elbo_q_step``, the
+            estimate at the last variational step.
         """
         index = self._check_index(x, index)
         lam = self.q_logits[index].clone()  # (B, Dz), a copy of the batch's rows
         # step 1: lambda moves, theta frozen (closed-form score-function gradient, no backpropagation)
-        elbo_q = _optimise_logits(self, x, lam, self.inner_steps, self.num_samples, self.inner_lr)
+        elbo_q = optimise_logits(self.decode, self.prior_logits, x, lam, self.inner_steps, self.num_samples,
+                                 self.inner_lr)
         self.q_logits[index] = lam
         # step 2: theta moves, lambda frozen (detached); one step of the generative optimiser
         optimizer.zero_grad(set_to_none=True)
-        z = _sample_bernoulli(lam, self.num_samples)  # (K, B, Dz)
+        z = sample_bernoulli(lam, self.num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
         elbo = log_px_z.mean(0) - kl_bernoulli(lam, self.prior_logits)  # (B,), differentiable in theta
         (-elbo.mean()).backward()
         optimizer.step()
-        return dict(elbo=elbo.detach().mean(), elbo_q_step=elbo_q.mean())
+        elbo = elbo.detach().mean()
+        return -elbo, dict(elbo=elbo, elbo_q_step=elbo_q.mean())
+
+    @torch.no_grad()
+    def validation_stats(self, x: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
+        """``{"elbo": ...}``: the mean ELBO of held-out ``x`` under :math:`q` fitted to it, :math:`\theta` frozen.
+
+        The table has no rows for unseen data, so :math:`q` is fitted first (:meth:`posterior_view`,
+        ``10 * inner_steps`` steps from the prior).
+        """
+        view = self.posterior_view(x, steps=10 * self.inner_steps, num_samples=self.num_samples, lr=self.inner_lr)
+        scores = evaluate_elbo(view, x, index=torch.arange(len(x)), data_batch_size=batch_size)  # (N,)
+        return {"elbo": float(scores.mean())}
 
 
 class AmortisedSBN(_SBNBase):
@@ -481,25 +348,22 @@ class AmortisedSBN(_SBNBase):
     torch.Size([4, 2])
     """
 
-    validate_with_elbo = True
-
     def __init__(self, x_dim: int, z_dim: int, hidden: Sequence[int] = (), activation: str = "tanh",
                  encoder_hidden: Sequence[int] = (200,), num_samples: int = 5):
         super().__init__()
-        if num_samples < 2:
-            raise ValueError(f"num_samples must be at least 2 for the leave-one-out baseline, got {num_samples}")
-        self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden], activation=activation,
-                           encoder_hidden=[int(h) for h in encoder_hidden], num_samples=int(num_samples))
         self._build_generative(x_dim, z_dim, hidden, activation)
-        self.num_samples = int(num_samples)
+        self.num_samples = _check_num_samples(num_samples)
+        encoder_hidden = check_widths(encoder_hidden, "encoder_hidden")
+        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=check_widths(hidden), activation=activation,
+                           encoder_hidden=encoder_hidden, num_samples=self.num_samples)
         self.encoder = mlp((x_dim, *encoder_hidden, z_dim), activation)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Variational logits :math:`\\lambda = e_\\phi(x)`, shape ``(B, Dz)``."""
         return self.encoder(check_batch(x, self.x_dim))
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
-        """``(K, B)`` log weights under the encoder's :math:`q_\\phi(z \\mid x)`."""
+    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+        """``(K, B)`` log weights under the encoder's :math:`q_\\phi(z \\mid x)` (``index`` is not needed)."""
         return self.log_weights_given_q(x, self.encode(x), num_samples)
 
     def training_loss(self, x: torch.Tensor, index: torch.Tensor | None = None):

@@ -10,14 +10,19 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .protocol import check_batch, check_binary
+from .protocol import check_positive, check_positive_int
 from .runtime import default_device
 
 __all__ = ["train", "History", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+    """The training loss, or a parameter, became NaN or infinite."""
+
+
+_RECOVERY = ("The model's weights are now invalid (NaN or infinite): rebuild the model, or reload a "
+             "checkpoint (load_or_train(..., retrain=True) retrains), and train again with a smaller learning "
+             "rate; check the data for NaNs.")
 
 
 @dataclass
@@ -27,8 +32,8 @@ class History:
     Attributes:
         epoch: epoch numbers, from 1.
         train: per-epoch means of each training statistic (e.g. ``train["elbo"]``).
-        valid: per-epoch validation figures (``valid["elbo"]`` for latent-variable models,
-            ``valid["loss"]`` otherwise).
+        valid: per-epoch figures of ``model.validation_stats(x_valid)`` (``valid["elbo"]`` for
+            latent-variable models, ``valid["loss"]`` otherwise).
         step: per-step training statistics, for curves finer than an epoch.
         seconds: wall-clock time spent in training steps (validation excluded).
         images: number of images processed.
@@ -57,16 +62,6 @@ def _make_optimizer(model, lr, device):
     return torch.optim.Adam(params, lr=lr, fused=fused)
 
 
-@torch.no_grad()
-def _validate(model, x_valid):
-    if hasattr(model, "log_weights") and getattr(model, "validate_with_elbo", True):
-        from .evaluate import elbo
-
-        return {"elbo": float(elbo(model, x_valid).mean())}
-    losses = [model.training_loss(x_valid[a:a + 1000].to(model.device))[0] for a in range(0, len(x_valid), 1000)]
-    return {"loss": float(torch.stack(losses).mean())}
-
-
 def train(
     model,
     x_train: torch.Tensor,
@@ -86,16 +81,18 @@ def train(
 
     The whole training set is moved once to the model's device and batches are
     drawn as index tensors from a seeded permutation: no per-item data loader.
-    Each step is either ``model.fit_batch(x, index, optimizer)`` when the model
-    defines it, or "zero_grad, ``training_loss``, backward, step".
+    Each step is ``model.fit_batch(x, index, optimizer)`` (by default "zero_grad,
+    ``training_loss``, backward, step"); after each epoch the parameters are checked
+    to be finite and ``model.validation_stats(x_valid)`` is recorded.
 
     Args:
-        model: a :class:`~vaecourse.protocol.CourseModel` with ``training_loss``.
-        x_train: ``(N, D)`` binary training data.
+        model: a :class:`~vaecourse.protocol.CourseModel`.
+        x_train: ``(N, D)`` training data, ``N >= 1``, checked by ``model.check_data`` (binary for a
+            Bernoulli likelihood) and converted to the model's dtype.
         epochs: passes over the data.
         batch_size: examples per step.
         lr: Adam learning rate (ignored when ``optimizer`` is given).
-        x_valid: optional ``(M, D)`` data scored after every epoch.
+        x_valid: optional ``(M, D)`` data scored after every epoch (``model.validation_stats``).
         seed: seeds the batch order (and the model's sampling, through ``torch.manual_seed``).
         device: where to train; by default CUDA, then MPS, then CPU.
         optimizer: an optimiser over the model's parameters (default Adam).
@@ -109,20 +106,25 @@ def train(
         A :class:`History`.
 
     Raises:
-        NonFiniteLossError: the loss turned NaN or infinite (the epoch and step are named).
+        NonFiniteLossError: the loss turned NaN or infinite (the epoch and step are named), or a
+            parameter did by the end of an epoch; the message says how to recover.
+        ValueError: bad arguments, or data that are empty or do not suit the model.
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    check_batch(x_train, model.x_dim, "x_train")
-    check_binary(x_train, "x_train")
+    check_positive_int(epochs, "epochs")
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(check_every, "check_every")
+    if optimizer is None:
+        check_positive(lr, "lr")
+    x = model.check_data(x_train, "x_train")
+    if x.shape[0] == 0:
+        raise ValueError("x_train is empty (0 examples); training needs at least one")
     if x_valid is not None:
-        check_batch(x_valid, model.x_dim, "x_valid")
-        check_binary(x_valid, "x_valid")
+        x_valid = model.check_data(x_valid, "x_valid")
+        if x_valid.shape[0] == 0:
+            raise ValueError("x_valid is empty (0 examples); pass None to skip validation")
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
-    x = x_train.to(device)
+    x = x.to(device)
     n = x.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     optimizer = optimizer or _make_optimizer(model, lr, device)
@@ -141,16 +143,8 @@ def train(
             start = time.perf_counter()
             for step in range(steps_per_epoch):
                 index = order[step * batch_size:(step + 1) * batch_size]
-                xb = x[index]
-                if hasattr(model, "fit_batch"):
-                    stats = model.fit_batch(xb, index, optimizer)
-                    loss = stats.get("loss", -stats["elbo"]) if "loss" in stats or "elbo" in stats else torch.zeros(())
-                else:
-                    optimizer.zero_grad(set_to_none=True)
-                    loss, stats = model.training_loss(xb, index=index)
-                    loss.backward()
-                    optimizer.step()
-                losses[step] = torch.as_tensor(loss).detach()
+                loss, stats = model.fit_batch(x[index], index, optimizer)
+                losses[step] = loss.detach()
                 for k, v in stats.items():
                     sums[k] = sums.get(k, 0.0) + torch.as_tensor(v).detach()
                     history.step.setdefault(k, []).append(v)
@@ -160,6 +154,7 @@ def train(
                     if key is not None:
                         bar.set_postfix({key: f"{float(sums[key]) / (step + 1):.2f}"}, refresh=False)
                     bar.update(step + 1 - bar.n + (epoch - 1) * steps_per_epoch)
+            _check_parameters(model, epoch)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             history.seconds += time.perf_counter() - start
@@ -169,7 +164,7 @@ def train(
                 history.train.setdefault(k, []).append(float(v) / steps_per_epoch)
             if x_valid is not None:
                 model.eval()
-                for k, v in _validate(model, x_valid).items():
+                for k, v in model.validation_stats(x_valid).items():
                     history.valid.setdefault(k, []).append(v)
     finally:
         bar.close()
@@ -188,6 +183,13 @@ def _check_finite(losses: torch.Tensor, epoch: int, steps_per_epoch: int) -> Non
         step = int((~finite).nonzero()[0]) + 1
         value = float(losses[step - 1])
         raise NonFiniteLossError(
-            f"the training loss became {value} at epoch {epoch}, step {step} of {steps_per_epoch}; "
-            "try a smaller learning rate, check the data for NaNs, or clamp log_sigma"
+            f"the training loss became {value} at epoch {epoch}, step {step} of {steps_per_epoch}. " + _RECOVERY
         )
+
+
+def _check_parameters(model, epoch: int) -> None:
+    """Raise :class:`NonFiniteLossError` naming the first parameter or buffer that holds NaN or inf."""
+    for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise NonFiniteLossError(f"parameter {name!r} holds NaN or infinite values after epoch {epoch}. "
+                                     + _RECOVERY)

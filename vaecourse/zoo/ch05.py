@@ -12,32 +12,41 @@ from ..notebook import show_progress
 from ..runtime import pick
 from ..train import train
 
-__all__ = ["SETTINGS", "binary_vae", "gaussian_vae", "best_binary_vae"]
+__all__ = ["SETTINGS", "BINARY_VAE_SETTINGS", "TRAIN_SETTINGS", "binary_vae", "gaussian_vae", "best_binary_vae"]
 
-SETTINGS = dict(
+BINARY_VAE_SETTINGS = dict(
     z_dim=64,  # the report's 64 latents
     hidden=(200,),  # one hidden layer each way, as in the report
     num_samples=2,  # K: the same for every estimator, so every model costs the same per step
-    batch_size=100,
-    lr=1e-3,
 )
+"""The binary-latent VAE's constructor arguments besides ``estimator``: ``BernoulliVAE(D, estimator=..., **these)``."""
+
+TRAIN_SETTINGS = dict(batch_size=100, lr=1e-3)
+"""The arguments of :func:`vaecourse.train.train` that every chapter-5 model shares."""
+
+SETTINGS = {**BINARY_VAE_SETTINGS, **TRAIN_SETTINGS}
 """What every model of chapter 5 shares; only the estimator (or the latent type) differs."""
 
 
-def _epochs() -> int:
-    return pick(full=8, quick=1)
+def _training() -> dict:
+    """Everything besides the model that determines a trained chapter-5 model (the checkpoint's key)."""
+    return dict(epochs=pick(full=8, quick=1), batch_size=SETTINGS["batch_size"], lr=SETTINGS["lr"], seed=0,
+                data="binarized_mnist", num_train=pick(full=None, quick=3000), num_valid=pick(full=2000, quick=500))
 
 
 def _data():
-    x_train = load_binarized_mnist("train")[: pick(full=None, quick=3000)]
-    x_valid = load_binarized_mnist("valid")[: pick(full=2000, quick=500)]
+    training = _training()
+    x_train = load_binarized_mnist("train")[: training["num_train"]]
+    x_valid = load_binarized_mnist("valid")[: training["num_valid"]]
     return x_train, x_valid
 
 
-def _fit(model, seed: int = 0):
+def _fit(model):
+    training = _training()
     x_train, x_valid = _data()
-    history = train(model, x_train, epochs=_epochs(), batch_size=SETTINGS["batch_size"], lr=SETTINGS["lr"],
-                    x_valid=x_valid, seed=seed, progress=show_progress(), desc=type(model).__name__)
+    history = train(model, x_train, epochs=training["epochs"], batch_size=training["batch_size"],
+                    lr=training["lr"], x_valid=x_valid, seed=training["seed"], progress=show_progress(),
+                    desc=type(model).__name__)
     every = max(1, len(history.step["elbo"]) // 200)  # keep ~200 points of the per-step curve
     return {"seconds": history.seconds, "epochs": history.epoch, "train_elbo": history.train["elbo"],
             "valid_elbo": history.valid["elbo"], "step_elbo": history.step["elbo"][::every], "step_every": every}
@@ -59,7 +68,7 @@ def binary_vae(estimator: str = "loo"):
         return BernoulliVAE(IMAGE_SIZE, z_dim=SETTINGS["z_dim"], hidden=SETTINGS["hidden"], estimator=estimator,
                             num_samples=SETTINGS["num_samples"])
 
-    return load_or_train(f"ch05_bvae_{estimator}", make, _fit)
+    return load_or_train(f"ch05_bvae_{estimator}", make, _fit, settings=_training())
 
 
 def gaussian_vae():
@@ -70,7 +79,7 @@ def gaussian_vae():
 
         return GaussianVAE(IMAGE_SIZE, z_dim=SETTINGS["z_dim"], hidden=SETTINGS["hidden"])
 
-    return load_or_train("ch05_gaussian_vae_z64", make, _fit)
+    return load_or_train("ch05_gaussian_vae_z64", make, _fit, settings=_training())
 
 
 def best_binary_vae():

@@ -24,12 +24,15 @@ SBN_SETTINGS = dict(
 """The architecture and optimisation of both chapter-6 models (one decoder family)."""
 
 
+def _training() -> dict:
+    """Everything besides the model that determines a trained chapter-6 model (the checkpoint's key)."""
+    return dict(epochs=pick(full=10, quick=1), batch_size=SBN_SETTINGS["batch_size"], lr=SBN_SETTINGS["lr"],
+                seed=0, data="binarized_mnist", num_train=pick(full=None, quick=2000),
+                num_valid=pick(full=2000, quick=500))
+
+
 def _train_subset():
-    return load_binarized_mnist("train")[: pick(full=None, quick=2000)]
-
-
-def _epochs():
-    return pick(full=10, quick=1)
+    return load_binarized_mnist("train")[: _training()["num_train"]]
 
 
 def sbn_mean_field(retrain: bool = False):
@@ -51,12 +54,14 @@ def sbn_mean_field(retrain: bool = False):
 
     def fit(model):
         model.init_output_bias(x_train)
-        history = train(model, x_train, epochs=_epochs(), batch_size=s["batch_size"], lr=s["lr"], seed=0,
+        t = _training()
+        history = train(model, x_train, epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"], seed=t["seed"],
                         progress=show_progress(), desc="SBN, mean-field")
         return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
                 "train_elbo": history.train["elbo"]}
 
-    return load_or_train("ch06_sbn_mean_field", make, fit, retrain=retrain)
+    return load_or_train("ch06_sbn_mean_field", make, fit, settings={**_training(), "num_valid": 0},
+                         retrain=retrain)
 
 
 def sbn_amortised(retrain: bool = False):
@@ -77,10 +82,11 @@ def sbn_amortised(retrain: bool = False):
 
     def fit(model):
         model.init_output_bias(x_train)
-        x_valid = load_binarized_mnist("valid")[: pick(full=2000, quick=500)]
-        history = train(model, x_train, epochs=_epochs(), batch_size=s["batch_size"], lr=s["lr"], seed=0,
+        t = _training()
+        x_valid = load_binarized_mnist("valid")[: t["num_valid"]]
+        history = train(model, x_train, epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"], seed=t["seed"],
                         x_valid=x_valid, progress=show_progress(), desc="SBN, amortised")
         return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
                 "train_elbo": history.train["elbo"], "valid_elbo": history.valid["elbo"]}
 
-    return load_or_train("ch06_sbn_amortised", make, fit, retrain=retrain)
+    return load_or_train("ch06_sbn_amortised", make, fit, settings=_training(), retrain=retrain)

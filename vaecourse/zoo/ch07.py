@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from ..ae_gmm import AutoencoderGMM
@@ -36,21 +37,24 @@ def ae_gmm(retrain: bool = False):
     """
     autoencoder, ae_info = autoencoder_2d()
     s = GMM_SETTINGS
+    settings = dict(s, data="binarized_mnist", num_train=pick(full=None, quick=4000),
+                    num_valid=pick(full=1000, quick=200),
+                    autoencoder=os.path.basename(ae_info["checkpoint"]))  # its name carries its own key
 
     def make():
         return AutoencoderGMM(**autoencoder.config, num_components=s["num_components"])
 
     def fit(model):
         model.autoencoder.load_state_dict(autoencoder.state_dict())
-        x_train = load_binarized_mnist("train")[: pick(full=None, quick=4000)]
+        x_train = load_binarized_mnist("train")[: settings["num_train"]]
         start = time.perf_counter()
         model.fit_gmm(model.codes(x_train), seed=s["seed"])
         gmm_seconds = time.perf_counter() - start
-        x_valid = load_binarized_mnist("valid")[: pick(full=1000, quick=200)]
+        x_valid = load_binarized_mnist("valid")[: settings["num_valid"]]
         search = model.tune_proposal_scale(x_valid, s["proposal_scales"], num_samples=s["tuning_samples"])
         return {"seconds": ae_info["seconds"] + gmm_seconds, "ae_seconds": ae_info["seconds"],
                 "gmm_seconds": gmm_seconds, "num_train": len(x_train),
                 "proposal_scale": float(model.proposal_scale), "scale_search": {str(k): v for k, v in search.items()}}
 
-    model, info = load_or_train("ch07_ae_gmm", make, fit, retrain=retrain)
+    model, info = load_or_train("ch07_ae_gmm", make, fit, settings=settings, retrain=retrain)
     return model, info
