@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from .densities import kl_bernoulli, log_bernoulli
-from .estimators import BASELINES, Baseline, make_baseline, score_function_term
+from .estimators import BASELINES, RELAXATIONS, Baseline, make_baseline, relaxed_sample, score_function_term
 from .nets import mlp
 from .protocol import LatentVariableModel, check_batch
 from .sbn import all_binary_states as _enumerate_states
@@ -78,9 +78,11 @@ class BernoulliVAE(LatentVariableModel):
         z_dim: :math:`D_z`, binary latents.
         hidden: encoder hidden widths; the decoder mirrors them.
         activation: hidden activation.
-        estimator: the baseline of the encoder's gradient, one of
-            :data:`vaecourse.estimators.BASELINES` (``"loo"`` needs ``num_samples >= 2``).
+        estimator: the baseline of the encoder's score-function gradient, one of
+            :data:`vaecourse.estimators.BASELINES` (``"loo"`` needs ``num_samples >= 2``), or a
+            relaxation, one of :data:`vaecourse.estimators.RELAXATIONS` (:meth:`relaxed_surrogate`).
         num_samples: :math:`K`, samples of :math:`z` per example in the training loss.
+        temperature: :math:`\tau` of a relaxation (``self.temperature`` may be annealed in training).
 
     >>> vae = BernoulliVAE(x_dim=6, z_dim=3, hidden=(5,), num_samples=2)
     >>> x = torch.ones(4, 6)
@@ -91,21 +93,25 @@ class BernoulliVAE(LatentVariableModel):
     """
 
     def __init__(self, x_dim: int, z_dim: int = 64, hidden: Sequence[int] = (200,), activation: str = "relu",
-                 estimator: str = "loo", num_samples: int = 4):
+                 estimator: str = "loo", num_samples: int = 4, temperature: float = 1.0):
         super().__init__()
-        if estimator not in BASELINES:
-            raise ValueError(f"estimator must be one of {BASELINES}, got {estimator!r}")
+        if estimator not in BASELINES + RELAXATIONS:
+            raise ValueError(f"estimator must be one of {BASELINES + RELAXATIONS}, got {estimator!r}")
+        if not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         if not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
         if estimator == "loo" and num_samples < 2:
             raise ValueError("the leave-one-out baseline needs num_samples >= 2")
         self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden],
-                           activation=activation, estimator=estimator, num_samples=int(num_samples))
+                           activation=activation, estimator=estimator, num_samples=int(num_samples),
+                           temperature=float(temperature))
+        self.temperature = float(temperature)
         self.x_dim, self.z_dim = int(x_dim), int(z_dim)
         self.estimator, self.num_samples = estimator, int(num_samples)
         self.encoder = mlp((x_dim, *hidden, z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(list(hidden)), x_dim), activation)
-        self.baseline = make_baseline(estimator, x_dim)
+        self.baseline = make_baseline(estimator if estimator in BASELINES else "none", x_dim)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         r"""The logits :math:`\ell_\phi(x)` of :math:`q_\phi(z \mid x)`, shape ``(B, Dz)``."""
@@ -160,8 +166,38 @@ class BernoulliVAE(LatentVariableModel):
                      signal_std=(log_px_z.detach() - c).std() if num_samples > 1 else log_px_z.detach().std())
         return -objective.mean() + baseline_loss, stats
 
+    def relaxed_surrogate(self, x: torch.Tensor, estimator: str | None = None, temperature: float | None = None,
+                          num_samples: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        r"""The loss whose gradient is a relaxation-based estimate of the negative ELBO's gradient.
+
+        .. math:: -\frac1K \sum_k \log p_\theta(x \mid \tilde z_k) + \mathrm{KL}(q_\phi \,\|\, p),
+                  \qquad \tilde z_k = \tilde z(\ell_\phi(x), u_k, \tau)
+
+        with :math:`\tilde z_k` from :func:`~vaecourse.estimators.relaxed_sample` (relaxed, or binary
+        with the relaxed gradient); the gradient flows through the samples to the encoder.
+
+        Args:
+            x: ``(B, D)`` batch.
+            estimator, temperature, num_samples: default to the model's own.
+
+        Returns:
+            ``(loss, stats)`` as :meth:`surrogate`; ``recon`` is evaluated at the samples used.
+        """
+        estimator = self.estimator if estimator is None else estimator
+        temperature = self.temperature if temperature is None else temperature
+        num_samples = self.num_samples if num_samples is None else num_samples
+        logits_q = self.encode(x)  # (B, Dz)
+        z = relaxed_sample(logits_q, estimator, temperature, num_samples)  # (K, B, Dz), differentiable
+        log_px_z = log_bernoulli(x, self.decode(z))  # (K, B), differentiable in theta and phi
+        kl = kl_bernoulli(logits_q)  # (B,)
+        recon = log_px_z.mean(0).detach()
+        stats = dict(elbo=(recon - kl.detach()).mean(), recon=recon.mean(), kl=kl.mean().detach())
+        return -(log_px_z.mean(0) - kl).mean(), stats
+
     def training_loss(self, x: torch.Tensor, index: torch.Tensor | None = None):
-        """:meth:`surrogate` with the model's own baseline and :math:`K`."""
+        """:meth:`surrogate` with the model's own baseline and :math:`K`, or :meth:`relaxed_surrogate`."""
+        if self.estimator in RELAXATIONS:
+            return self.relaxed_surrogate(x)
         return self.surrogate(x)
 
     def exact_elbo(self, x: torch.Tensor) -> torch.Tensor:
