@@ -104,8 +104,9 @@ class BernoulliVAE(LatentVariableModel):
         if estimator == "loo" and num_samples < 2:
             raise ValueError("the leave-one-out baseline needs num_samples >= 2")
         self.config = dict(x_dim=int(x_dim), z_dim=int(z_dim), hidden=[int(h) for h in hidden],
-                           activation=activation, estimator=estimator, num_samples=int(num_samples),
-                           temperature=float(temperature))
+                           activation=activation, estimator=estimator, num_samples=int(num_samples))
+        if estimator in RELAXATIONS:  # only there, so that score-function checkpoints stay valid
+            self.config["temperature"] = float(temperature)
         self.temperature = float(temperature)
         self.x_dim, self.z_dim = int(x_dim), int(z_dim)
         self.estimator, self.num_samples = estimator, int(num_samples)
