@@ -1,5 +1,6 @@
 """Relaxed and straight-through estimators: the logistic law, the zero-temperature limit, the bias against enumeration."""
 
+import itertools
 import math
 
 import pytest
@@ -7,9 +8,18 @@ import torch
 
 from vaecourse.bernoulli_vae import BernoulliVAE
 from vaecourse.checkpoint import load_checkpoint, save_checkpoint
-from vaecourse.estimators import gradient_bias, relaxed_bernoulli, relaxed_sample, straight_through
+from vaecourse.estimators import (
+    gradient_bias,
+    relaxed_bernoulli,
+    relaxed_sample,
+    straight_through,
+)
 from vaecourse.train import train
-from vaecourse.zoo.relaxations import exact_encoder_gradient, measure_estimator, temperature_schedule
+from vaecourse.zoo.relaxations import (
+    exact_encoder_gradient,
+    measure_estimator,
+    temperature_schedule,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -117,7 +127,7 @@ def test_relaxed_training_raises_the_exact_elbo_and_checkpoints(estimator, tmp_p
 
 def test_temperature_schedule_falls_geometrically():
     taus = [temperature_schedule(e, 8) for e in range(1, 9)]
-    ratios = [b / a for a, b in zip(taus, taus[1:])]
+    ratios = [b / a for a, b in itertools.pairwise(taus)]
     assert taus[0] == 1.0 and taus[-1] == pytest.approx(0.25) and max(ratios) - min(ratios) < 1e-12
     with pytest.raises(ValueError, match="epoch"):
         temperature_schedule(9, 8)

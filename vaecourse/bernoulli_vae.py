@@ -8,7 +8,14 @@ from collections.abc import Sequence
 import torch
 
 from .densities import kl_bernoulli, log_bernoulli
-from .estimators import BASELINES, RELAXATIONS, Baseline, make_baseline, relaxed_sample, score_function_term
+from .estimators import (
+    BASELINES,
+    RELAXATIONS,
+    Baseline,
+    make_baseline,
+    relaxed_sample,
+    score_function_term,
+)
 from .nets import mlp
 from .protocol import LatentVariableModel, check_batch
 from .sbn import all_binary_states as _enumerate_states
@@ -192,7 +199,7 @@ class BernoulliVAE(LatentVariableModel):
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B), differentiable in theta and phi
         kl = kl_bernoulli(logits_q)  # (B,)
         recon = log_px_z.mean(0).detach()
-        stats = dict(elbo=(recon - kl.detach()).mean(), recon=recon.mean(), kl=kl.mean().detach())
+        stats = {"elbo": (recon - kl.detach()).mean(), "recon": recon.mean(), "kl": kl.mean().detach()}
         return -(log_px_z.mean(0) - kl).mean(), stats
 
     def training_loss(self, x: torch.Tensor, index: torch.Tensor | None = None):

@@ -379,8 +379,8 @@ def gradient_variance(estimator_fn: Callable[[], torch.Tensor], params: Sequence
 RELAXATIONS = ("relaxed", "straight_through")
 """The relaxation-based estimators, by the names that the binary-latent VAE accepts."""
 
-__all__ += ["RELAXATIONS", "relaxed_bernoulli", "straight_through", "relaxed_sample", "GradientBias",
-            "gradient_bias"]
+__all__ += ["RELAXATIONS", "GradientBias", "gradient_bias", "relaxed_bernoulli", "relaxed_sample",
+            "straight_through"]
 
 
 def _check_temperature(temperature: float) -> float:

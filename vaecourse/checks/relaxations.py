@@ -7,7 +7,7 @@ import torch
 from ..estimators import straight_through
 from ._verdict import Case, gen, run_check
 
-__all__ = ["check_relaxed_bernoulli_sample", "check_straight_through", "check_relaxed_gradient_mean"]
+__all__ = ["check_relaxed_bernoulli_sample", "check_relaxed_gradient_mean", "check_straight_through"]
 
 
 def _relaxed_bernoulli_sample(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -14,8 +14,17 @@ from ..runtime import pick
 from ..train import train
 from . import ch05
 
-__all__ = ["TEMPERATURES", "START_TEMPERATURE", "FINAL_TEMPERATURE", "temperature_schedule", "relaxed_vae",
-           "best_relaxed_vae", "enumerable_model", "exact_encoder_gradient", "measure_estimator"]
+__all__ = [
+    "FINAL_TEMPERATURE",
+    "START_TEMPERATURE",
+    "TEMPERATURES",
+    "best_relaxed_vae",
+    "enumerable_model",
+    "exact_encoder_gradient",
+    "measure_estimator",
+    "relaxed_vae",
+    "temperature_schedule",
+]
 
 TEMPERATURES = (2.0, 1.0, 0.5, 0.25, 0.1, 0.05)
 """The temperatures at which the chapter measures bias and variance, from hot to cold."""
