@@ -8,7 +8,16 @@ from collections.abc import Sequence
 import torch
 
 from .densities import kl_bernoulli, log_bernoulli
-from .estimators import BASELINES, Baseline, fit_baseline, gradient_variance, make_baseline, score_function_term
+from .estimators import (
+    BASELINES,
+    RELAXATIONS,
+    Baseline,
+    fit_baseline,
+    gradient_variance,
+    make_baseline,
+    relaxed_sample,
+    score_function_term,
+)
 from .nets import mlp
 from .protocol import LatentVariableModel, check_batch, check_latent, check_positive_int, check_widths
 from .samplers import all_binary_states, sample_bernoulli
@@ -41,9 +50,11 @@ class BernoulliVAE(LatentVariableModel):
         z_dim: :math:`D_z`, binary latents.
         hidden: encoder hidden widths; the decoder mirrors them.
         activation: hidden activation.
-        estimator: the baseline of the encoder's gradient, one of
-            :data:`vaecourse.estimators.BASELINES` (``"loo"`` needs ``num_samples >= 2``).
+        estimator: the baseline of the encoder's score-function gradient, one of
+            :data:`vaecourse.estimators.BASELINES` (``"loo"`` needs ``num_samples >= 2``), or a
+            relaxation, one of :data:`vaecourse.estimators.RELAXATIONS` (:meth:`relaxed_surrogate`).
         num_samples: :math:`K`, samples of :math:`z` per example in the training loss.
+        temperature: :math:`\tau` of a relaxation (``self.temperature`` may be annealed in training).
 
     >>> vae = BernoulliVAE(x_dim=6, z_dim=3, hidden=(5,), num_samples=2)
     >>> x = torch.ones(4, 6)
@@ -54,10 +65,13 @@ class BernoulliVAE(LatentVariableModel):
     """
 
     def __init__(self, x_dim: int, z_dim: int = 64, hidden: Sequence[int] = (200,), activation: str = "relu",
-                 estimator: str = "loo", num_samples: int = 4):
+                 estimator: str = "loo", num_samples: int = 4, temperature: float = 1.0):
         super().__init__()
-        if estimator not in BASELINES:
-            raise ValueError(f"estimator must be one of {BASELINES}, got {estimator!r}")
+        if estimator not in BASELINES + RELAXATIONS:
+            raise ValueError(f"estimator must be one of {BASELINES + RELAXATIONS}, got {estimator!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0 \
+                or temperature == float("inf"):
+            raise ValueError(f"temperature must be a finite positive number, got {temperature!r}")
         self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
         self.num_samples = check_positive_int(num_samples, "num_samples")
         if estimator == "loo" and num_samples < 2:
@@ -65,10 +79,13 @@ class BernoulliVAE(LatentVariableModel):
         hidden = check_widths(hidden)
         self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=hidden, activation=activation,
                            estimator=estimator, num_samples=self.num_samples)
+        if estimator in RELAXATIONS:  # only there, so that score-function checkpoints stay valid
+            self.config["temperature"] = float(temperature)
+        self.temperature = float(temperature)
         self.estimator = estimator
         self.encoder = mlp((x_dim, *hidden, z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(list(hidden)), x_dim), activation)
-        self.baseline = make_baseline(estimator, x_dim)
+        self.baseline = make_baseline(estimator if estimator in BASELINES else "none", x_dim)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         r"""The logits :math:`\ell_\phi(x)` of :math:`q_\phi(z \mid x)`, shape ``(B, Dz)``."""
@@ -122,8 +139,38 @@ class BernoulliVAE(LatentVariableModel):
                      signal_std=(log_px_z.detach() - c).std() if num_samples > 1 else log_px_z.detach().std())
         return -objective.mean() + baseline_loss, stats
 
+    def relaxed_surrogate(self, x: torch.Tensor, estimator: str | None = None, temperature: float | None = None,
+                          num_samples: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        r"""The loss whose gradient is a relaxation-based estimate of the negative ELBO's gradient.
+
+        .. math:: -\frac1K \sum_k \log p_\theta(x \mid \tilde z_k) + \mathrm{KL}(q_\phi \,\|\, p),
+                  \qquad \tilde z_k = \tilde z(\ell_\phi(x), u_k, \tau)
+
+        with :math:`\tilde z_k` from :func:`~vaecourse.estimators.relaxed_sample` (relaxed, or binary
+        with the relaxed gradient); the gradient flows through the samples to the encoder.
+
+        Args:
+            x: ``(B, D)`` batch.
+            estimator, temperature, num_samples: default to the model's own.
+
+        Returns:
+            ``(loss, stats)`` as :meth:`surrogate`; ``recon`` is evaluated at the samples used.
+        """
+        estimator = self.estimator if estimator is None else estimator
+        temperature = self.temperature if temperature is None else temperature
+        num_samples = self.num_samples if num_samples is None else num_samples
+        logits_q = self.encode(x)  # (B, Dz)
+        z = relaxed_sample(logits_q, estimator, temperature, num_samples)  # (K, B, Dz), differentiable
+        log_px_z = log_bernoulli(x, self.decode(z))  # (K, B), differentiable in theta and phi
+        kl = kl_bernoulli(logits_q)  # (B,)
+        recon = log_px_z.mean(0).detach()
+        stats = {"elbo": (recon - kl.detach()).mean(), "recon": recon.mean(), "kl": kl.mean().detach()}
+        return -(log_px_z.mean(0) - kl).mean(), stats
+
     def training_loss(self, x: torch.Tensor, index: torch.Tensor | None = None):
-        """:meth:`surrogate` with the model's own baseline and :math:`K`."""
+        """:meth:`surrogate` with the model's own baseline and :math:`K`, or :meth:`relaxed_surrogate`."""
+        if self.estimator in RELAXATIONS:
+            return self.relaxed_surrogate(x)
         return self.surrogate(x)
 
     def _all_states(self) -> torch.Tensor:

@@ -372,3 +372,150 @@ def gradient_variance(estimator_fn: Callable[[], torch.Tensor], params: Sequence
         m2 += delta * (g - mean)
     return GradientStats(mean=mean, variance=m2 / (num_draws - 1), num_draws=num_draws)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Continuous relaxations of binary latents: the Concrete (Gumbel-softmax) sample and straight-through.
+
+RELAXATIONS = ("relaxed", "straight_through")
+"""The relaxation-based estimators, by the names that the binary-latent VAE accepts."""
+
+__all__ += ["RELAXATIONS", "GradientBias", "gradient_bias", "relaxed_bernoulli", "relaxed_sample",
+            "straight_through"]
+
+
+def _check_temperature(temperature: float) -> float:
+    if not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    return float(temperature)
+
+
+def relaxed_bernoulli(logits: torch.Tensor, temperature: float, num_samples: int = 1) -> torch.Tensor:
+    r"""Reparameterised relaxed Bernoulli draws (the binary Concrete or Gumbel-softmax sample).
+
+    .. math:: \tilde z = \sigma\Big(\frac{\ell + \log u - \log(1 - u)}{\tau}\Big), \qquad u \sim U(0, 1)
+
+    :math:`\log u - \log(1 - u)` is standard logistic noise, so
+    :math:`P(\tilde z \le y) = \sigma\big(\tau \operatorname{logit}(y) - \ell\big)` for
+    :math:`y \in (0, 1)`, and :math:`\mathbb{1}[\tilde z > \tfrac12]` is exactly
+    :math:`\mathcal{B}(\sigma(\ell))` whatever :math:`\tau`. As :math:`\tau \to 0` the draws
+    concentrate on {0, 1}; for any :math:`\tau` they are a differentiable function of :math:`\ell`.
+    Drawn by :class:`torch.distributions.RelaxedBernoulli`.
+
+    Args:
+        logits: :math:`\ell`, shape ``(B, Dz)``.
+        temperature: :math:`\tau > 0`.
+        num_samples: :math:`K`.
+
+    Returns:
+        ``(K, B, Dz)`` values in (0, 1), differentiable in ``logits``.
+
+    >>> z = relaxed_bernoulli(torch.zeros(1, 3, requires_grad=True), temperature=0.5, num_samples=4)
+    >>> z.shape, bool(((z > 0) & (z < 1)).all()), z.requires_grad
+    (torch.Size([4, 1, 3]), True, True)
+    """
+    tau = torch.as_tensor(_check_temperature(temperature), dtype=logits.dtype, device=logits.device)
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    return torch.distributions.RelaxedBernoulli(tau, logits=logits).rsample((num_samples,))
+
+
+def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+    r"""The value of ``hard`` with the gradient of ``soft``: :math:`z = h + \tilde z - \mathrm{sg}(\tilde z)`.
+
+    :math:`\mathrm{sg}` stops gradients, so the forward value is exactly :math:`h` and the
+    backward pass treats :math:`\partial z / \partial \tilde z` as the identity. With
+    :math:`h = \mathbb{1}[\tilde z > \tfrac12]` it is the straight-through Gumbel estimator:
+    the decoder sees binary codes, and the gradient is the relaxed one, evaluated at the wrong
+    point (a binary code), hence biased whatever the temperature.
+
+    Args:
+        hard: :math:`h`, any shape, no gradient needed.
+        soft: :math:`\tilde z`, same shape, differentiable.
+
+    >>> soft = torch.tensor([0.3, 0.8], requires_grad=True)
+    >>> z = straight_through((soft > 0.5).float(), soft)
+    >>> z.tolist(), torch.autograd.grad(z.sum(), soft)[0].tolist()
+    ([0.0, 1.0], [1.0, 1.0])
+    """
+    if hard.shape != soft.shape:
+        raise ValueError(f"hard and soft must have the same shape, got {tuple(hard.shape)} and {tuple(soft.shape)}")
+    return hard.detach() + (soft - soft.detach())  # soft - soft is exactly 0 forward
+
+
+def relaxed_sample(logits: torch.Tensor, estimator: str, temperature: float, num_samples: int = 1) -> torch.Tensor:
+    r"""Latents for a relaxation-based estimator: relaxed draws, or binary draws with relaxed gradients.
+
+    ``estimator="relaxed"`` returns :func:`relaxed_bernoulli` draws; ``"straight_through"`` returns
+    :math:`\mathbb{1}[\tilde z > \tfrac12]`, exact :math:`\mathcal{B}(\sigma(\ell))` samples, through
+    :func:`straight_through`. Shapes as in :func:`relaxed_bernoulli`.
+
+    >>> z = relaxed_sample(torch.randn(2, 5), "straight_through", temperature=1.0, num_samples=3)
+    >>> sorted(z.unique().tolist())
+    [0.0, 1.0]
+    """
+    if estimator not in RELAXATIONS:
+        raise ValueError(f"estimator must be one of {RELAXATIONS}, got {estimator!r}")
+    soft = relaxed_bernoulli(logits, temperature, num_samples)  # (K, B, Dz)
+    if estimator == "relaxed":
+        return soft
+    return straight_through((soft > 0.5).to(soft.dtype), soft)
+
+
+@dataclass
+class GradientBias:
+    r"""How far the mean of repeated gradient estimates lies from an exact gradient :math:`g`.
+
+    Attributes:
+        distance: :math:`\lVert \bar g - g \rVert / \lVert g \rVert`, the relative distance of the mean.
+        distance_se: its standard error (jackknife over batches of draws).
+        noise: :math:`\sqrt{\sum_p \mathrm{se}_p^2} / \lVert g \rVert`, the distance that sampling
+            noise alone produces: an unbiased estimator has ``distance`` close to ``noise``.
+        stats: the :class:`GradientStats` of the draws.
+    """
+
+    distance: float
+    distance_se: float
+    noise: float
+    stats: GradientStats
+
+    @property
+    def bias(self) -> float:
+        r"""Relative bias with the noise removed, :math:`\sqrt{\max(d^2 - n^2, 0)}`."""
+        return max(self.distance**2 - self.noise**2, 0.0) ** 0.5
+
+
+def gradient_bias(estimator_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor], exact: torch.Tensor,
+                  num_draws: int = 1000, num_batches: int = 20) -> GradientBias:
+    r"""Draw ``num_draws`` estimates (:func:`gradient_variance`) and measure their mean's distance to ``exact``.
+
+    The draws are split into ``num_batches`` batches; the jackknife over batches gives the
+    standard error of the distance without storing every estimate.
+
+    Args:
+        estimator_fn: ``() -> scalar`` surrogate, as for :func:`gradient_variance`.
+        params: the tensors to differentiate.
+        exact: ``(P,)`` the exact gradient, flattened in the order of ``params``.
+
+    >>> w = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> result = gradient_bias(lambda: (w * (1 + 0.1 * torch.randn(2))).sum(), [w], torch.ones(2), 400)
+    >>> result.bias < 3 * result.distance_se + 0.02  # unbiased: only noise separates the mean from g
+    True
+    """
+    if not isinstance(num_batches, int) or num_batches < 2 or num_draws < 2 * num_batches:
+        raise ValueError(f"need num_batches >= 2 and num_draws >= 2 num_batches, got {num_batches} and {num_draws}")
+    exact = exact.reshape(-1).to(torch.float64)
+    per_batch = num_draws // num_batches
+    batches = [gradient_variance(estimator_fn, params, per_batch) for _ in range(num_batches)]
+    means = torch.stack([b.mean for b in batches])  # (M, P)
+    if means.shape[1] != exact.numel():
+        raise ValueError(f"exact has {exact.numel()} coordinates, the parameters have {means.shape[1]}")
+    scale = float(exact.norm())
+    mean = means.mean(0)
+    leave_out = (means.sum(0, keepdim=True) - means) / (num_batches - 1)  # (M, P)
+    jack = (leave_out - exact).norm(dim=1) / scale  # (M,)
+    distance_se = float(((num_batches - 1) / num_batches * ((jack - jack.mean()) ** 2).sum()).sqrt())
+    variance = torch.stack([b.variance for b in batches]).mean(0)  # each batch's variance is unbiased
+    stats = GradientStats(mean=mean, variance=variance, num_draws=per_batch * num_batches)
+    noise = float(stats.standard_error.norm()) / scale
+    return GradientBias(float((mean - exact).norm()) / scale, distance_se, noise, stats)

@@ -1,8 +1,9 @@
 """Automatic checks of the coding exercises: ``check_<name>(your_function)`` prints a verdict, returns a bool.
 
-Each chapter's checks live in ``checks/chNN.py``; every ``check_*`` function of those modules is
-imported here automatically, so ``from vaecourse.checks import check_pixels_on_per_digit`` works
-for any chapter and a new chapter never edits this file.
+Each chapter's checks live in ``checks/chNN.py`` (or ``checks/<chapter name>.py``); every
+``check_*`` function of those modules is imported here automatically, so
+``from vaecourse.checks import check_pixels_on_per_digit`` works for any chapter and a new chapter
+never edits this file.
 
 >>> from vaecourse.checks import check_pixels_on_per_digit
 >>> check_pixels_on_per_digit(lambda x, labels, num_classes=10: None)
@@ -18,7 +19,7 @@ import re
 
 __all__: list[str] = []
 
-_CHAPTER = re.compile(r"ch\d\d")  # checks/ch00.py ... checks/ch08.py
+_CHAPTER = re.compile(r"ch\d\d|[a-z]+")  # checks/ch00.py ... checks/ch08.py, checks/relaxations.py
 
 
 def _collect() -> dict[str, str]:
