@@ -175,4 +175,4 @@ def iw_objective(model: GaussianVAE, x: torch.Tensor, num_samples: int, dreg: bo
         # the loss below sends w_k d(log w_k)/dz_k to z_k; scaling by w_k once more gives DReG's w_k^2
         z.register_hook(lambda grad: grad * w.unsqueeze(-1))
     surrogate = (w * log_w).sum(0)  # (B,): its gradient in theta is the IWAE gradient
-    return -(surrogate - surrogate.detach() + bound).mean(), stats
+    return -(surrogate - surrogate.detach() + bound.detach()).mean(), stats  # value: the bound
