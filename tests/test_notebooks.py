@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 NOTEBOOKS = exercises.find_notebooks([BOOK])
-CHAPTER = re.compile(r"\d\d_\w+\.ipynb")
+CHAPTER = re.compile(r"\d\d[a-z]?_\w+\.ipynb")  # 03b_iwae sits between 03 and 04
 
 
 def _ids(paths):
