@@ -18,7 +18,7 @@ import re
 
 __all__: list[str] = []
 
-_CHAPTER = re.compile(r"ch\d\d")  # checks/ch00.py ... checks/ch08.py
+_CHAPTER = re.compile(r"ch\d\d|iwae")  # checks/ch00.py ... checks/ch08.py, checks/iwae.py
 
 
 def _collect() -> dict[str, str]:
