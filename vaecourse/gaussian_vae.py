@@ -12,7 +12,7 @@ from .protocol import (LatentVariableModel, check_batch, check_latent, check_non
                        check_widths)
 from .samplers import reparameterize
 
-__all__ = ["GaussianVAE", "reparameterize"]
+__all__ = ["GaussianVAE", "reparameterize", "iw_objective"]
 
 
 class GaussianVAE(LatentVariableModel):
@@ -25,7 +25,8 @@ class GaussianVAE(LatentVariableModel):
 
     with the KL term computed in closed form (``analytic_kl=True``) or by Monte
     Carlo. With ``iw_samples = K > 1`` it trains on the importance-weighted bound
-    of Burda et al. (2016) instead (``beta`` must then be 1).
+    of Burda et al. (2016) instead (``beta`` must then be 1), and ``dreg=True`` gives its
+    encoder the doubly reparameterised gradient of Tucker et al. (2019) (:func:`iw_objective`).
 
     Args:
         x_dim: :math:`D`, pixels per image.
@@ -36,6 +37,7 @@ class GaussianVAE(LatentVariableModel):
         analytic_kl: use the closed-form KL in the training loss.
         train_samples: samples of :math:`z` per example in the training loss.
         iw_samples: if above 1, train on the importance-weighted bound with this many samples.
+        dreg: train on the importance-weighted bound with the doubly reparameterised encoder gradient.
 
     >>> vae = GaussianVAE(x_dim=6, z_dim=2, hidden=(5,))
     >>> vae.log_weights(torch.ones(3, 6), num_samples=4).shape
@@ -43,7 +45,8 @@ class GaussianVAE(LatentVariableModel):
     """
 
     def __init__(self, x_dim: int, z_dim: int = 20, hidden: Sequence[int] = (400,), activation: str = "relu",
-                 beta: float = 1.0, analytic_kl: bool = True, train_samples: int = 1, iw_samples: int = 1):
+                 beta: float = 1.0, analytic_kl: bool = True, train_samples: int = 1, iw_samples: int = 1,
+                 dreg: bool = False):
         super().__init__()
         self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
         self.beta = check_non_negative(beta, "beta")
@@ -51,12 +54,17 @@ class GaussianVAE(LatentVariableModel):
         self.iw_samples = check_positive_int(iw_samples, "iw_samples")
         if not isinstance(analytic_kl, bool):
             raise ValueError(f"analytic_kl must be True or False, got {analytic_kl!r}")
-        if self.iw_samples > 1 and self.beta != 1.0:
+        if not isinstance(dreg, bool):
+            raise ValueError(f"dreg must be True or False, got {dreg!r}")
+        self.dreg = dreg
+        if (self.iw_samples > 1 or dreg) and self.beta != 1.0:
             raise ValueError("the importance-weighted bound is defined for beta = 1 only")
         hidden = check_widths(hidden)
         self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=hidden, activation=activation,
                            beta=self.beta, analytic_kl=analytic_kl, train_samples=self.train_samples,
                            iw_samples=self.iw_samples)
+        if dreg:  # only when set, so that the checkpoints of models without it still match
+            self.config["dreg"] = True
         self.analytic_kl = analytic_kl
         self.encoder = mlp((x_dim, *hidden, 2 * z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(list(hidden)), x_dim), activation)
@@ -96,12 +104,8 @@ class GaussianVAE(LatentVariableModel):
 
     def training_loss(self, x: torch.Tensor, index: torch.Tensor | None = None):
         """Negative (beta-weighted or importance-weighted) bound, averaged over the batch."""
-        if self.iw_samples > 1:
-            t = self.elbo_terms(x, self.iw_samples)
-            log_w = t["log_px_z"] + t["log_pz"] - t["log_qz_x"]  # (K, B)
-            bound = log_mean_exp(log_w, dim=0)  # (B,)
-            stats = dict(iw_bound=bound.mean().detach(), elbo=log_w.mean().detach())
-            return -bound.mean(), stats
+        if self.iw_samples > 1 or self.dreg:
+            return iw_objective(self, x, self.iw_samples, dreg=self.dreg)
         if self.analytic_kl:
             # only the terms the loss needs: log p(z) and log q(z|x) are not formed
             mu, log_sigma = self.encode(x)  # (B, Dz) each
@@ -114,3 +118,61 @@ class GaussianVAE(LatentVariableModel):
         loss = -(log_px_z - self.beta * kl).mean()
         stats = dict(elbo=(log_px_z - kl).mean().detach(), recon=log_px_z.mean().detach(), kl=kl.mean().detach())
         return loss, stats
+
+
+def iw_objective(model: GaussianVAE, x: torch.Tensor, num_samples: int, dreg: bool = False):
+    r"""The negative importance-weighted bound of a :class:`GaussianVAE`, as ``(loss, stats)``.
+
+    .. math:: \log \hat p_K(x) = \log \frac1K \sum_{k=1}^K w_k, \qquad
+              w_k = \frac{p_\theta(x, z_k)}{q_\phi(z_k \mid x)}, \quad z_k = \mu_\phi(x) + \sigma_\phi(x) \odot \varepsilon_k
+
+    Its gradient is :math:`\sum_k \tilde w_k \nabla \log w_k` with the normalised weights
+    :math:`\tilde w_k = w_k / \sum_j w_j`; at :math:`K = 1` the loss is the single-sample ELBO
+    with a Monte Carlo KL term. With ``dreg=True`` the encoder receives the doubly
+    reparameterised gradient of Tucker et al. (2019) instead,
+
+    .. math:: \nabla_\phi^{\mathrm{DReG}} = \sum_k \tilde w_k^2\, \frac{\partial \log w_k}{\partial z_k}
+              \frac{\partial z_k}{\partial \phi},
+
+    with :math:`\log q_\phi` inside :math:`\log w_k` held fixed in :math:`\phi` (its score term
+    has mean zero and only adds noise); the decoder's gradient is unchanged. Both encoder
+    gradients have the same expectation.
+
+    Args:
+        model: the VAE.
+        x: binary images ``(B, D)``.
+        num_samples: :math:`K`.
+        dreg: use the doubly reparameterised encoder gradient.
+
+    Returns:
+        ``(loss, stats)``: the negative bound averaged over the batch, and a dict with the
+        batch means of ``iw_bound`` and of ``elbo`` (the mean of the :math:`\log w_k`).
+
+    >>> _ = torch.manual_seed(0)
+    >>> vae = GaussianVAE(x_dim=6, z_dim=2, hidden=(5,))
+    >>> x = torch.ones(3, 6)
+    >>> _ = torch.manual_seed(1); a, _ = iw_objective(vae, x, 4)
+    >>> _ = torch.manual_seed(1); b, _ = iw_objective(vae, x, 4, dreg=True)
+    >>> torch.equal(a, b)  # the same value; only the gradient differs
+    True
+    """
+    check_positive_int(num_samples, "num_samples")
+    if not isinstance(dreg, bool):
+        raise ValueError(f"dreg must be True or False, got {dreg!r}")
+    mu, log_sigma = model.encode(x)  # (B, Dz) each
+    z = reparameterize(mu, log_sigma, num_samples)  # (K, B, Dz)
+    if dreg:  # q's parameters reach log w only through z: the path gradient
+        log_qz_x = log_normal(z, mu.detach(), log_sigma.detach())  # (K, B)
+    else:
+        log_qz_x = log_normal(z, mu, log_sigma)  # (K, B)
+    log_w = log_bernoulli(x, model.decode(z)) + log_standard_normal(z) - log_qz_x  # (K, B)
+    bound = log_mean_exp(log_w, dim=0)  # (B,)
+    stats = dict(iw_bound=bound.mean().detach(), elbo=log_w.mean().detach())
+    if not dreg:
+        return -bound.mean(), stats
+    w = torch.softmax(log_w.detach(), dim=0)  # (K, B) normalised weights
+    if z.requires_grad:
+        # the loss below sends w_k d(log w_k)/dz_k to z_k; scaling by w_k once more gives DReG's w_k^2
+        z.register_hook(lambda grad: grad * w.unsqueeze(-1))
+    surrogate = (w * log_w).sum(0)  # (B,): its gradient in theta is the IWAE gradient
+    return -(surrogate - surrogate.detach() + bound.detach()).mean(), stats  # value: the bound
