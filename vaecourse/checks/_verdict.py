@@ -1,19 +1,25 @@
 """Shared machinery of the exercise checks: run a student's function against the reference, say what differs.
 
 A check calls the student's function and the reference on the same seeded inputs, compares the
-results (type, shape, dtype, values, and optionally gradients), prints ONE line, and returns
-True or False. It never raises because an answer is wrong or unfinished: an exception from the
-student's code (``NotImplementedError`` included) is part of the verdict.
+results (type, shape, dtype, device, values, and optionally gradients), prints ONE line, and
+returns True or False. It never raises and never hangs: whatever the student's code does
+(raise, loop, exit, return NaN or a tensor on another device, change its inputs) is the verdict,
+and it leaves no trace (random states and torch's defaults are put back, see ``_guard.py``).
 
 A chapter's checks (``checks/chNN.py``) are a few lines each::
 
     def check_double(fn) -> bool:
         cases = [Case("a batch", (torch.randn(4, 3, generator=gen(0)),))]
         return run_check("double", fn, _double, cases)
+
+A check that needs more than a comparison with a reference is a function decorated with
+:func:`verdict`: it calls the answer through :func:`call`, raises :class:`Failed` with what is
+wrong, and returns what is right.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -21,7 +27,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["Case", "gen", "compare", "run_check", "report"]
+from ._guard import Failed, TimeLimitExceeded, call, clone, no_limit_reason, no_trace
+
+__all__ = ["Case", "Failed", "call", "gen", "compare", "expect_tensor", "run_check", "report", "verdict"]
 
 PASS, FAIL = "\u2713", "\u2717"  # check mark, ballot x
 
@@ -61,15 +69,28 @@ def _describe(value: Any) -> str:
         return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
-    text = " ".join(f"{type(value).__name__} {value!r}".split())
+    try:
+        text = " ".join(f"{type(value).__name__} {value!r}".split())
+    except Exception:  # a repr that fails says nothing more than the type
+        text = type(value).__name__
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _non_finite(a: torch.Tensor, e: torch.Tensor) -> str | None:
+    """Say where ``a`` has NaN or inf that ``e`` lacks at the same places (or the reverse)."""
+    for what, test in (("NaN", torch.isnan), ("+inf", torch.isposinf), ("-inf", torch.isneginf)):
+        if not torch.equal(test(a), test(e)):
+            return f"{int((test(a) & ~test(e)).sum())} {what} where the expected value has none" \
+                if (test(a) & ~test(e)).any() else f"no {what} where the expected value has one"
+    return None
 
 
 def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-5, what: str = "output") -> str | None:
     """Describe the first difference between ``actual`` and ``expected``, or return None if they agree.
 
-    Tensors must agree in shape, dtype and values (``|a - e| <= atol + rtol |e|``, NaN where NaN);
-    tuples, lists and dicts are compared item by item; numbers within the same tolerance.
+    Tensors must agree in shape, dtype, device and values (``|a - e| <= atol + rtol |e|``); NaN
+    and inf only where the expected value has them; tuples, lists and dicts are compared item by
+    item; numbers within the same tolerance.
 
     >>> compare(torch.zeros(3), torch.zeros(3)) is None
     True
@@ -85,11 +106,15 @@ def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-
             return f"wrong shape of the {what}: got {tuple(actual.shape)}, expected {tuple(expected.shape)}"
         if actual.dtype != expected.dtype:
             return f"wrong dtype of the {what}: got {actual.dtype}, expected {expected.dtype}"
-        a, e = actual.detach().cpu(), expected.detach().cpu()
+        if actual.device != expected.device:
+            return f"wrong device of the {what}: got {actual.device}, expected {expected.device}"
+        a, e = actual.detach(), expected.detach()
         if e.is_floating_point() or e.is_complex():
-            if not torch.equal(torch.isnan(a), torch.isnan(e)):
-                return f"the {what} has NaN where the expected value has none (or the reverse)"
-            a, e = torch.nan_to_num(a), torch.nan_to_num(e)
+            bad = _non_finite(a, e)
+            if bad:
+                return f"the {what} has {bad}"
+            finite = torch.isfinite(e)
+            a, e = a[finite], e[finite]
             if not torch.allclose(a, e, atol=atol, rtol=rtol):
                 diff = (a - e).abs().max().item()
                 return f"wrong values of the {what}: max abs diff {diff:.3g} (tolerance {atol:g} + {rtol:g} * |expected|)"
@@ -121,6 +146,8 @@ def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-
             actual = actual.item()
         if not isinstance(actual, (int, float, np.number)) or isinstance(actual, bool):
             return f"the {what} should be a number, got {_describe(actual)}"
+        if math.isfinite(expected) and not math.isfinite(actual):
+            return f"the {what} is {actual}, expected the finite {expected:.6g}"
         if math.isnan(expected) != math.isnan(actual) or abs(actual - expected) > atol + rtol * abs(expected):
             return f"wrong {what}: got {actual:.6g}, expected {expected:.6g}"
         return None
@@ -129,15 +156,64 @@ def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-
     return None
 
 
-def _clone(value: Any) -> Any:
-    """A deep copy of the inputs, so that neither function sees what the other did to them."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().clone().requires_grad_(value.requires_grad)
-    if isinstance(value, (tuple, list)):
-        return type(value)(_clone(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
+def expect_tensor(value: Any, shape: tuple, *, dtype: torch.dtype | None = None, what: str = "output") -> torch.Tensor:
+    """Raise :class:`Failed` unless ``value`` is a finite CPU tensor of this shape (and dtype)."""
+    if not isinstance(value, torch.Tensor):
+        raise Failed(f"the {what} should be a torch.Tensor, got {_describe(value)}")
+    if tuple(value.shape) != tuple(shape):
+        raise Failed(f"wrong shape of the {what}: got {tuple(value.shape)}, expected {tuple(shape)}")
+    if dtype is not None and value.dtype != dtype:
+        raise Failed(f"wrong dtype of the {what}: got {value.dtype}, expected {dtype}")
+    if value.device != torch.device("cpu"):
+        raise Failed(f"wrong device of the {what}: got {value.device}, expected cpu")
+    if value.is_floating_point() and not torch.isfinite(value).all():
+        raise Failed(f"the {what} has {int((~torch.isfinite(value)).sum())} NaN or inf entries")
     return value
+
+
+def verdict(name: str) -> Callable:
+    """Decorator of a check's body ``body(fn, ...) -> str``: call it safely, print the verdict, return a bool.
+
+    The body returns the message of a ✓ and raises :class:`Failed` for a ✗. Anything else it
+    raises (the check choking on a strange output) is a ✗ that names the exception. Random
+    states and torch's defaults are put back afterwards.
+
+    >>> @verdict("half")
+    ... def check_half(fn):
+    ...     if call(fn, (4.0,)) != 2.0:
+    ...         raise Failed("half of 4 should be 2")
+    ...     return "correct"
+    >>> check_half(lambda x: x / 2)
+    ✓ half: correct
+    True
+    >>> check_half(lambda x: x.nope)
+    ✗ half: raised AttributeError: 'float' object has no attribute 'nope'
+    False
+    """
+
+    def decorate(body: Callable) -> Callable:
+        @functools.wraps(body)
+        def checked(fn, *args, **kwargs) -> bool:
+            try:
+                with no_trace():
+                    if not callable(fn):
+                        raise Failed(f"expected the function {name}, got {_describe(fn)}")
+                    ok, message = True, body(fn, *args, **kwargs)
+            except Failed as failure:
+                ok, message = False, str(failure)
+            except TimeLimitExceeded as error:  # the alarm fired just as the answer returned
+                ok, message = False, str(error)
+            except BaseException as error:  # the check's own handling of an output it did not foresee
+                ok, message = False, f"the check could not use the output: {type(error).__name__}: {error}"
+            reason = no_limit_reason()
+            if reason:
+                message += f" (no time limit: {reason})"
+            return report(name, ok, message)
+
+        checked.__annotations__ = {"fn": "Callable", "return": "bool"}
+        return checked
+
+    return decorate
 
 
 def _grad_inputs(args: tuple, kwargs: dict) -> list[tuple[str, torch.Tensor]]:
@@ -178,39 +254,32 @@ def run_check(
     ✗ double: on a vector: wrong values of the output: max abs diff 2 (tolerance 1e-06 + 1e-05 * |expected|)
     False
     """
-    if not callable(student_fn):
-        return report(name, False, f"expected the function {name}, got {_describe(student_fn)}")
+    return verdict(name)(_agrees_on_every_case)(student_fn, reference_fn, cases, atol, rtol, check_grad)
+
+
+def _agrees_on_every_case(student_fn, reference_fn, cases, atol, rtol, check_grad) -> str:
     for seed, case in enumerate(cases):
-        expected_args, expected_kwargs = _clone(case.args), _clone(case.kwargs)
+        expected_args, expected_kwargs = clone(case.args), clone(case.kwargs)
         expected = reference_fn(*expected_args, **expected_kwargs)  # a failure here is a bug of the check
-        args, kwargs = _clone(case.args), _clone(case.kwargs)
-        try:
-            actual = student_fn(*args, **kwargs)
-        except NotImplementedError as error:
-            hint = f" ({error})" if str(error) else ""
-            return report(name, False, f"not implemented yet{hint}")
-        except Exception as error:  # the student's error is the verdict, not a crash
-            return report(name, False, f"on {case.label}: raised {type(error).__name__}: {error}")
+        args, kwargs = clone(case.args), clone(case.kwargs)
+        actual = call(student_fn, args, kwargs, label=case.label)
         diff = compare(actual, expected, atol=atol, rtol=rtol)
         if diff:
-            return report(name, False, f"on {case.label}: {diff}")
+            raise Failed(f"on {case.label}: {diff}")
         if check_grad:
             reference_inputs = _grad_inputs(expected_args, expected_kwargs)
             student_inputs = _grad_inputs(args, kwargs)
             expected_grads = _backward_grads(expected, [t for _, t in reference_inputs], seed)
-            try:
-                actual_grads = _backward_grads(actual, [t for _, t in student_inputs], seed)
-            except Exception as error:
-                return report(name, False, f"on {case.label}: backpropagating through the output raised "
-                                           f"{type(error).__name__}: {error}")
+            actual_grads = call(_backward_grads, (actual, [t for _, t in student_inputs], seed),
+                                label=f"{case.label}, backpropagating through the output")
             for (label, _), a, e in zip(student_inputs, actual_grads, expected_grads):
                 if e is None:
                     continue
                 if a is None:
-                    return report(name, False, f"on {case.label}: no gradient reaches {label} "
-                                               "(detached, or computed outside autograd?)")
+                    raise Failed(f"on {case.label}: no gradient reaches {label} "
+                                 "(detached, or computed outside autograd?)")
                 diff = compare(a, e, atol=atol, rtol=rtol, what=f"gradient with respect to {label}")
                 if diff:
-                    return report(name, False, f"on {case.label}: {diff}")
+                    raise Failed(f"on {case.label}: {diff}")
     inputs = f"{len(cases)} input{'s' if len(cases) != 1 else ''}"
-    return report(name, True, f"correct on {inputs}" + (", gradients included" if check_grad else ""))
+    return f"correct on {inputs}" + (", gradients included" if check_grad else "")
