@@ -174,7 +174,8 @@ def call(fn: Callable, args: tuple = (), kwargs: dict | None = None, label: str 
     except NotImplementedError as error:
         raise Failed("not implemented yet" + (f" ({error})" if str(error) else "")) from None
     except BaseException as error:  # SystemExit and KeyboardInterrupt too: the answer's error is the verdict
-        raise Failed(f"{where}raised {type(error).__name__}: {error}") from None
+        detail = f": {error}" if str(error) else ""
+        raise Failed(f"{where}raised {type(error).__name__}{detail}") from None
     finally:
         changed_settings = _settings() != settings
         _restore(settings)

@@ -147,7 +147,7 @@ def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-
         if not isinstance(actual, (int, float, np.number)) or isinstance(actual, bool):
             return f"the {what} should be a number, got {_describe(actual)}"
         if math.isfinite(expected) and not math.isfinite(actual):
-            return f"the {what} is {actual}, expected the finite {expected:.6g}"
+            return f"the {what} is {'NaN' if math.isnan(actual) else actual}, expected {expected:.6g}"
         if math.isnan(expected) != math.isnan(actual) or abs(actual - expected) > atol + rtol * abs(expected):
             return f"wrong {what}: got {actual:.6g}, expected {expected:.6g}"
         return None

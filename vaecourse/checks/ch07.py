@@ -45,7 +45,7 @@ def check_sample_mixture(fn, n: int = 200_000):
     """
     weights, means, covariances = _mixture(3, seed=0)
     z = call(fn, (weights, means, covariances, n, gen(1)))
-    z = expect_tensor(z, (n, 2), what="draws").detach().to(weights.dtype)
+    z = expect_tensor(z, (n, 2), what="sample").detach().to(weights.dtype)
     mean, cov = _mixture_moments(weights, means, covariances)
     mean_error = (z.mean(0) - mean).abs().max().item()
     tolerance = 5 * cov.diagonal().sqrt().max().item() / n**0.5
