@@ -393,3 +393,99 @@ def test_student_notebook_runs_to_the_end_and_checks_say_not_implemented(path, s
         printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
         for name in _check_calls(cell.source):
             assert f"\u2717 {name.removeprefix('check_')}: not implemented yet" in printed, printed
+
+
+# --------------------------------------------------------------------------------------------
+# The student edition never destroys a source
+
+
+def _small_book(folder: Path) -> Path:
+    """A copy of two chapters (one with a solution) in ``folder``/book."""
+    book = folder / "book"
+    book.mkdir(parents=True)
+    for path in NOTEBOOKS[:2]:
+        (book / path.name).write_bytes(path.read_bytes())
+    return book
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _student(args, capsys) -> tuple[int, str, str]:
+    code = exercises.main(["student", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("target", ["book", "book/student", "book/student/deeper"])
+def test_student_edition_refuses_an_output_inside_the_input(tmp_path, capsys, target):
+    book = _small_book(tmp_path)
+    before = _snapshot(tmp_path)
+    code, out, err = _student([book, tmp_path / target], capsys)
+    assert code == 1 and out == ""
+    assert "is the input folder" in err and "or lies inside it" in err
+    assert _snapshot(tmp_path) == before
+
+
+def test_student_edition_refuses_to_overwrite_an_input_notebook(tmp_path, capsys):
+    book = _small_book(tmp_path)
+    chapter = sorted(book.glob("*.ipynb"))[0]
+    before = _snapshot(tmp_path)
+    code, _, err = _student([chapter, book], capsys)  # a notebook, written into its own folder
+    assert code == 1
+    assert f"would overwrite the input notebook {chapter}" in err
+    assert _snapshot(tmp_path) == before
+
+
+def test_student_edition_is_idempotent_and_never_overwrites_without_force(tmp_path, capsys):
+    book, target = _small_book(tmp_path), tmp_path / "student"
+    code, out, _ = _student([book, target], capsys)
+    names = sorted(p.name for p in book.glob("*.ipynb"))
+    assert code == 0 and out.count("wrote ") == len(names)
+    first = _snapshot(target)
+    assert sorted(first) == names
+
+    code, out, _ = _student([book, target], capsys)  # twice: the same files, nothing replaced
+    assert code == 0 and out.count("unchanged ") == len(names)
+    assert _snapshot(target) == first
+
+    edited = target / names[0]
+    edited.write_text(edited.read_text() + " ")  # the instructor's own edit of the output
+    code, out, err = _student([book, target], capsys)
+    assert code == 1 and "1 file(s)" in err and str(edited) in err and "--force" in err
+    assert edited.read_text() == first[names[0]].decode() + " "
+
+    code, out, _ = _student([book, target, "--force"], capsys)
+    assert code == 0 and f"replaced {edited} (it existed with other content)" in out
+    assert _snapshot(target) == first
+
+
+def test_a_notebook_that_is_not_json_is_named_and_nothing_is_written(tmp_path, capsys):
+    book = _small_book(tmp_path)
+    (book / "99_broken.ipynb").write_text('{"cells": [')
+    code, _, err = _student([book, tmp_path / "student"], capsys)
+    assert code == 1
+    assert f"{book / '99_broken.ipynb'}: not a readable notebook" in err
+    assert not (tmp_path / "student").exists()
+
+
+@pytest.mark.parametrize("source, message", [
+    ("def f(x):\n    return x +\n", "SyntaxError on its line 2: "),
+    ("x = 1\n", "a solution cell must define the function(s)"),
+])
+def test_a_bad_solution_cell_is_named_by_notebook_and_cell(tmp_path, capsys, source, message):
+    book = _small_book(tmp_path)
+    nb = _read(WITH_SOLUTIONS[0])
+    number = next(i for i, c in enumerate(nb.cells, start=1) if exercises.is_solution_cell(c))
+    nb.cells[number - 1].source = source
+    nbformat.write(nb, book / WITH_SOLUTIONS[0].name)
+    code, _, err = _student([book, tmp_path / "student"], capsys)
+    assert code == 1
+    assert f"{book / WITH_SOLUTIONS[0].name}, cell {number} (a solution cell): {message}" in err
+    assert not (tmp_path / "student").exists()
+
+
+def test_student_edition_records_its_chapter(student_edition):
+    for path in NOTEBOOKS:
+        assert _read(student_edition / path.name).metadata["vaecourse"]["chapter"] == path.stem

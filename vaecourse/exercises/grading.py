@@ -128,14 +128,15 @@ def _execute(nb: NotebookNode, folder: Path, timeout: float, quick: bool) -> str
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    deadline = time.monotonic() + timeout
+    deadline = [time.monotonic() + timeout]
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", startup_timeout=120,
                             resources={"metadata": {"path": str(folder)}},
-                            timeout_func=lambda cell: max(1.0, deadline - time.monotonic()))
+                            timeout_func=lambda cell: max(1.0, deadline[0] - time.monotonic()))
     number = 0
     try:
         client.reset_execution_trackers()
         with client.setup_kernel(env=_kernel_environment(quick)):
+            deadline[0] = time.monotonic() + timeout  # the kernel's start-up does not count
             for number, cell in enumerate(nb.cells, start=1):
                 client.execute_cell(cell, number - 1)
     except CellTimeoutError:
