@@ -36,7 +36,11 @@ def _right_answers() -> dict[str, object]:
         for cell in filter(is_check_cell, cells):
             for node in ast.walk(ast.parse(cell.source)):
                 name = getattr(getattr(node, "func", None), "id", "") or ""
-                if isinstance(node, ast.Call) and name.startswith("check_") and node.args:
+                if (
+                    isinstance(node, ast.Call)
+                    and name.startswith("check_")
+                    and node.args
+                ):
                     answers[name] = namespace[node.args[0].id]
     return answers
 
@@ -70,6 +74,7 @@ def _loops(right):
     def answer(*args, **kwargs):
         while True:
             pass
+
     return answer
 
 
@@ -81,7 +86,9 @@ def _raising(error):
     def make(right):
         def answer(*args, **kwargs):
             raise error
+
         return answer
+
     return make
 
 
@@ -91,7 +98,10 @@ def _exits(right):
 
 def _transformed(tensor_fn, number_fn):
     def make(right):
-        return lambda *args, **kwargs: _map_output(right(*args, **kwargs), tensor_fn, number_fn)
+        return lambda *args, **kwargs: _map_output(
+            right(*args, **kwargs), tensor_fn, number_fn
+        )
+
     return make
 
 
@@ -101,6 +111,7 @@ def _mutates_its_input(right):
         with torch.no_grad():
             _first_tensor(args).add_(1)
         return out
+
     return answer
 
 
@@ -111,6 +122,7 @@ def _changes_torch_defaults(right):
         np.random.seed(0)
         torch.set_default_dtype(torch.float64)
         return out
+
     return answer
 
 
@@ -118,6 +130,7 @@ def _moves_default_device(right):
     def answer(*args, **kwargs):
         torch.set_default_device("meta")
         return right(*args, **kwargs)
+
     return answer
 
 
@@ -127,15 +140,36 @@ HOSTILE = {
     "sleeps forever": (_sleeps, f"took longer than {LIMIT:g} s"),
     "raises": (_raising(ValueError("boom")), "raised ValueError: boom"),
     "calls sys.exit": (_exits, "raised SystemExit: 3"),
-    "raises KeyboardInterrupt": (_raising(KeyboardInterrupt()), "raised KeyboardInterrupt"),
-    "returns NaN": (_transformed(lambda t: t * NAN if t.is_floating_point() else t.float() * NAN,
-                                 lambda x: NAN), "NaN"),
-    "returns inf": (_transformed(lambda t: t + INF if t.is_floating_point() else t.float() + INF,
-                                 lambda x: INF), "inf"),
-    "returns a string": (_transformed(lambda t: "an answer", lambda x: "an answer"), "str"),
-    "returns a wrong shape": (_transformed(lambda t: t.unsqueeze(0), lambda x: [x, x]), ""),
-    "returns a meta tensor": (_transformed(lambda t: t.to("meta"),
-                                           lambda x: torch.tensor(x, device="meta")), "meta"),
+    "raises KeyboardInterrupt": (
+        _raising(KeyboardInterrupt()),
+        "raised KeyboardInterrupt",
+    ),
+    "returns NaN": (
+        _transformed(
+            lambda t: t * NAN if t.is_floating_point() else t.float() * NAN,
+            lambda x: NAN,
+        ),
+        "NaN",
+    ),
+    "returns inf": (
+        _transformed(
+            lambda t: t + INF if t.is_floating_point() else t.float() + INF,
+            lambda x: INF,
+        ),
+        "inf",
+    ),
+    "returns a string": (
+        _transformed(lambda t: "an answer", lambda x: "an answer"),
+        "str",
+    ),
+    "returns a wrong shape": (
+        _transformed(lambda t: t.unsqueeze(0), lambda x: [x, x]),
+        "",
+    ),
+    "returns a meta tensor": (
+        _transformed(lambda t: t.to("meta"), lambda x: torch.tensor(x, device="meta")),
+        "meta",
+    ),
     "changes its input in place": (_mutates_its_input, "in place"),
     "changes torch's defaults": (_changes_torch_defaults, "default dtype"),
     "moves the default device": (_moves_default_device, ""),
@@ -143,14 +177,23 @@ HOSTILE = {
 
 
 def _global_state():
-    return (torch.get_rng_state(), torch.get_default_dtype(), torch.get_default_device(),
-            torch.is_grad_enabled(), np.random.get_state()[1].copy(), random.getstate(),
-            signal.getsignal(signal.SIGALRM), signal.getitimer(signal.ITIMER_REAL))
+    return (
+        torch.get_rng_state(),
+        torch.get_default_dtype(),
+        torch.get_default_device(),
+        torch.is_grad_enabled(),
+        np.random.get_state()[1].copy(),
+        random.getstate(),
+        signal.getsignal(signal.SIGALRM),
+        signal.getitimer(signal.ITIMER_REAL),
+    )
 
 
 def _assert_same_state(before, after):
     assert torch.equal(before[0], after[0]), "the global torch random state changed"
-    assert before[1:4] == after[1:4], "torch's default dtype, device or grad mode changed"
+    assert before[1:4] == after[1:4], (
+        "torch's default dtype, device or grad mode changed"
+    )
     assert np.array_equal(before[4], after[4]), "numpy's random state changed"
     assert before[5] == after[5], "Python's random state changed"
     assert before[6] == after[6] and after[7] == (0.0, 0.0), "the alarm was left set"
@@ -198,8 +241,11 @@ def test_the_check_that_seeds_its_models_leaves_the_global_seed_alone():
 
 def test_outside_the_main_thread_there_is_no_limit_and_the_verdict_says_so(capsys):
     results = []
-    worker = threading.Thread(target=lambda: results.append(
-        checks.check_pixels_on_per_digit(RIGHT["check_pixels_on_per_digit"])))
+    worker = threading.Thread(
+        target=lambda: results.append(
+            checks.check_pixels_on_per_digit(RIGHT["check_pixels_on_per_digit"])
+        )
+    )
     worker.start()
     worker.join(60)
     assert results == [True]
@@ -210,6 +256,7 @@ def test_an_all_nan_reparameterised_sample_fails(capsys):
     def nan_sample(mu, log_sigma, num_samples, generator):
         eps = torch.randn(num_samples, *mu.shape, generator=generator)
         return (mu + log_sigma.exp() * eps) * NAN
+
     assert checks.check_reparameterized_sample(nan_sample) is False
     assert "NaN or inf" in capsys.readouterr().out
 

@@ -19,8 +19,17 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-__all__ = ["TIME_LIMIT", "Failed", "TimeLimitExceeded", "no_limit_reason", "time_limit", "no_trace",
-           "call", "clone", "changed_input"]
+__all__ = [
+    "TIME_LIMIT",
+    "Failed",
+    "TimeLimitExceeded",
+    "no_limit_reason",
+    "time_limit",
+    "no_trace",
+    "call",
+    "clone",
+    "changed_input",
+]
 
 TIME_LIMIT = 5.0
 """Seconds one call of a student's function may take (read at each call, so tests may lower it)."""
@@ -77,7 +86,9 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 def _settings() -> tuple:
     """The global settings of torch a function could change: default dtype and device, grad mode."""
-    device = torch.get_default_device() if hasattr(torch, "get_default_device") else None
+    device = (
+        torch.get_default_device() if hasattr(torch, "get_default_device") else None
+    )
     return torch.get_default_dtype(), device, torch.is_grad_enabled()
 
 
@@ -99,8 +110,14 @@ def no_trace() -> Iterator[None]:
     >>> torch.equal(torch.get_rng_state(), state), torch.get_default_dtype()
     (True, torch.float32)
     """
-    settings, python_state, numpy_state = _settings(), random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    settings, python_state, numpy_state = (
+        _settings(),
+        random.getstate(),
+        np.random.get_state(),
+    )
+    devices = (
+        list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    )
     with torch.random.fork_rng(devices=devices):
         try:
             yield
@@ -131,28 +148,46 @@ def clone(value: Any) -> Any:
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, torch.Tensor):
-        if not isinstance(b, torch.Tensor) or a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+        if (
+            not isinstance(b, torch.Tensor)
+            or a.shape != b.shape
+            or a.dtype != b.dtype
+            or a.device != b.device
+        ):
             return False
         a, b = a.detach(), b.detach()
-        return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all()) if a.is_floating_point() \
+        return (
+            bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
+            if a.is_floating_point()
             else torch.equal(a, b)
+        )
     if isinstance(a, torch.nn.Module):
         return isinstance(b, torch.nn.Module) and _same(a.state_dict(), b.state_dict())
     if isinstance(a, (tuple, list)):
-        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
+        return (
+            isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
+        )
     if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return (
+            isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(_same(a[k], b[k]) for k in a)
+        )
     return True  # numbers and strings cannot change in place
 
 
 def changed_input(before: tuple, args: tuple, kwargs: dict) -> str | None:
     """Name the first input that differs from its copy ``before = clone((args, kwargs))``, or None."""
-    named = [(f"argument {i + 1}", b, a) for i, (b, a) in enumerate(zip(before[0], args))]
+    named = [
+        (f"argument {i + 1}", b, a) for i, (b, a) in enumerate(zip(before[0], args))
+    ]
     named += [(f"`{k}`", before[1][k], v) for k, v in kwargs.items()]
     return next((name for name, b, a in named if not _same(b, a)), None)
 
 
-def call(fn: Callable, args: tuple = (), kwargs: dict | None = None, label: str | None = None) -> Any:
+def call(
+    fn: Callable, args: tuple = (), kwargs: dict | None = None, label: str | None = None
+) -> Any:
     """``fn(*args, **kwargs)`` under :data:`TIME_LIMIT`; raise :class:`Failed` for anything wrong.
 
     Wrong is: any exception, a call that takes too long, an input changed in place, or torch's
@@ -170,9 +205,13 @@ def call(fn: Callable, args: tuple = (), kwargs: dict | None = None, label: str 
         with time_limit(limit):
             out = fn(*args, **kwargs)
     except TimeLimitExceeded:
-        raise Failed(f"{where}took longer than {limit:g} s (an endless loop, or far too slow?)") from None
+        raise Failed(
+            f"{where}took longer than {limit:g} s (an endless loop, or far too slow?)"
+        ) from None
     except NotImplementedError as error:
-        raise Failed("not implemented yet" + (f" ({error})" if str(error) else "")) from None
+        raise Failed(
+            "not implemented yet" + (f" ({error})" if str(error) else "")
+        ) from None
     except BaseException as error:  # SystemExit and KeyboardInterrupt too: the answer's error is the verdict
         detail = f": {error}" if str(error) else ""
         raise Failed(f"{where}raised {type(error).__name__}{detail}") from None
@@ -180,8 +219,10 @@ def call(fn: Callable, args: tuple = (), kwargs: dict | None = None, label: str 
         changed_settings = _settings() != settings
         _restore(settings)
     if changed_settings:
-        raise Failed(f"{where}changed torch's default dtype, default device or grad mode; "
-                     "a function should leave them as it found them")
+        raise Failed(
+            f"{where}changed torch's default dtype, default device or grad mode; "
+            "a function should leave them as it found them"
+        )
     name = changed_input(before, args, kwargs)
     if name:
         raise Failed(f"{where}changed {name} in place; work on a copy (x = x.clone())")

@@ -29,7 +29,17 @@ import torch
 
 from ._guard import Failed, TimeLimitExceeded, call, clone, no_limit_reason, no_trace
 
-__all__ = ["Case", "Failed", "call", "gen", "compare", "expect_tensor", "run_check", "report", "verdict"]
+__all__ = [
+    "Case",
+    "Failed",
+    "call",
+    "gen",
+    "compare",
+    "expect_tensor",
+    "run_check",
+    "report",
+    "verdict",
+]
 
 PASS, FAIL = "\u2713", "\u2717"  # check mark, ballot x
 
@@ -59,7 +69,9 @@ def report(name: str, ok: bool, message: str) -> bool:
     ✗ double: not implemented yet
     False
     """
-    message = " ".join(str(message).split())  # one line, whatever an error message holds
+    message = " ".join(
+        str(message).split()
+    )  # one line, whatever an error message holds
     print(f"{PASS if ok else FAIL} {name}: {message}")
     return ok
 
@@ -78,14 +90,28 @@ def _describe(value: Any) -> str:
 
 def _non_finite(a: torch.Tensor, e: torch.Tensor) -> str | None:
     """Say where ``a`` has NaN or inf that ``e`` lacks at the same places (or the reverse)."""
-    for what, test in (("NaN", torch.isnan), ("+inf", torch.isposinf), ("-inf", torch.isneginf)):
+    for what, test in (
+        ("NaN", torch.isnan),
+        ("+inf", torch.isposinf),
+        ("-inf", torch.isneginf),
+    ):
         if not torch.equal(test(a), test(e)):
-            return f"{int((test(a) & ~test(e)).sum())} {what} where the expected value has none" \
-                if (test(a) & ~test(e)).any() else f"no {what} where the expected value has one"
+            return (
+                f"{int((test(a) & ~test(e)).sum())} {what} where the expected value has none"
+                if (test(a) & ~test(e)).any()
+                else f"no {what} where the expected value has one"
+            )
     return None
 
 
-def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-5, what: str = "output") -> str | None:
+def compare(
+    actual: Any,
+    expected: Any,
+    *,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    what: str = "output",
+) -> str | None:
     """Describe the first difference between ``actual`` and ``expected``, or return None if they agree.
 
     Tensors must agree in shape, dtype, device and values (``|a - e| <= atol + rtol |e|``); NaN
@@ -123,8 +149,13 @@ def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-
             return f"wrong values of the {what}: {wrong} of {e.numel()} entries differ"
         return None
     if isinstance(expected, np.ndarray):
-        return compare(torch.as_tensor(actual) if isinstance(actual, np.ndarray) else actual,
-                       torch.as_tensor(expected), atol=atol, rtol=rtol, what=what)
+        return compare(
+            torch.as_tensor(actual) if isinstance(actual, np.ndarray) else actual,
+            torch.as_tensor(expected),
+            atol=atol,
+            rtol=rtol,
+            what=what,
+        )
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
             return f"the {what} should be a sequence of {len(expected)} items, got {_describe(actual)}"
@@ -137,7 +168,13 @@ def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-
         if not isinstance(actual, dict) or set(actual) != set(expected):
             return f"the {what} should be a dict with keys {sorted(expected)}, got {_describe(actual)}"
         for key in expected:
-            diff = compare(actual[key], expected[key], atol=atol, rtol=rtol, what=f"{what}[{key!r}]")
+            diff = compare(
+                actual[key],
+                expected[key],
+                atol=atol,
+                rtol=rtol,
+                what=f"{what}[{key!r}]",
+            )
             if diff:
                 return diff
         return None
@@ -148,7 +185,9 @@ def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-
             return f"the {what} should be a number, got {_describe(actual)}"
         if math.isfinite(expected) and not math.isfinite(actual):
             return f"the {what} is {'NaN' if math.isnan(actual) else actual}, expected {expected:.6g}"
-        if math.isnan(expected) != math.isnan(actual) or abs(actual - expected) > atol + rtol * abs(expected):
+        if math.isnan(expected) != math.isnan(actual) or abs(
+            actual - expected
+        ) > atol + rtol * abs(expected):
             return f"wrong {what}: got {actual:.6g}, expected {expected:.6g}"
         return None
     if actual != expected:
@@ -156,18 +195,24 @@ def compare(actual: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-
     return None
 
 
-def expect_tensor(value: Any, shape: tuple, *, dtype: torch.dtype | None = None, what: str = "output") -> torch.Tensor:
+def expect_tensor(
+    value: Any, shape: tuple, *, dtype: torch.dtype | None = None, what: str = "output"
+) -> torch.Tensor:
     """Raise :class:`Failed` unless ``value`` is a finite CPU tensor of this shape (and dtype)."""
     if not isinstance(value, torch.Tensor):
         raise Failed(f"the {what} should be a torch.Tensor, got {_describe(value)}")
     if tuple(value.shape) != tuple(shape):
-        raise Failed(f"wrong shape of the {what}: got {tuple(value.shape)}, expected {tuple(shape)}")
+        raise Failed(
+            f"wrong shape of the {what}: got {tuple(value.shape)}, expected {tuple(shape)}"
+        )
     if dtype is not None and value.dtype != dtype:
         raise Failed(f"wrong dtype of the {what}: got {value.dtype}, expected {dtype}")
     if value.device != torch.device("cpu"):
         raise Failed(f"wrong device of the {what}: got {value.device}, expected cpu")
     if value.is_floating_point() and not torch.isfinite(value).all():
-        raise Failed(f"the {what} has {int((~torch.isfinite(value)).sum())} NaN or inf entries")
+        raise Failed(
+            f"the {what} has {int((~torch.isfinite(value)).sum())} NaN or inf entries"
+        )
     return value
 
 
@@ -197,14 +242,23 @@ def verdict(name: str) -> Callable:
             try:
                 with no_trace():
                     if not callable(fn):
-                        raise Failed(f"expected the function {name}, got {_describe(fn)}")
+                        raise Failed(
+                            f"expected the function {name}, got {_describe(fn)}"
+                        )
                     ok, message = True, body(fn, *args, **kwargs)
             except Failed as failure:
                 ok, message = False, str(failure)
-            except TimeLimitExceeded as error:  # the alarm fired just as the answer returned
+            except (
+                TimeLimitExceeded
+            ) as error:  # the alarm fired just as the answer returned
                 ok, message = False, str(error)
-            except BaseException as error:  # the check's own handling of an output it did not foresee
-                ok, message = False, f"the check could not use the output: {type(error).__name__}: {error}"
+            except (
+                BaseException
+            ) as error:  # the check's own handling of an output it did not foresee
+                ok, message = (
+                    False,
+                    f"the check could not use the output: {type(error).__name__}: {error}",
+                )
             reason = no_limit_reason()
             if reason:
                 message += f" (no time limit: {reason})"
@@ -217,15 +271,31 @@ def verdict(name: str) -> Callable:
 
 
 def _grad_inputs(args: tuple, kwargs: dict) -> list[tuple[str, torch.Tensor]]:
-    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + [(f"`{k}`", v) for k, v in kwargs.items()]
-    return [(name, t) for name, t in named if isinstance(t, torch.Tensor) and t.requires_grad]
+    named = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + [
+        (f"`{k}`", v) for k, v in kwargs.items()
+    ]
+    return [
+        (name, t)
+        for name, t in named
+        if isinstance(t, torch.Tensor) and t.requires_grad
+    ]
 
 
-def _backward_grads(output: Any, inputs: list[torch.Tensor], seed: int) -> list[torch.Tensor | None]:
+def _backward_grads(
+    output: Any, inputs: list[torch.Tensor], seed: int
+) -> list[torch.Tensor | None]:
     """Gradients of a fixed random projection of ``output`` with respect to ``inputs``."""
-    outs = [o for o in (output if isinstance(output, (tuple, list)) else [output]) if isinstance(o, torch.Tensor)]
+    outs = [
+        o
+        for o in (output if isinstance(output, (tuple, list)) else [output])
+        if isinstance(o, torch.Tensor)
+    ]
     g = gen(seed)
-    total = sum((o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum() for o in outs if o.is_floating_point())
+    total = sum(
+        (o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum()
+        for o in outs
+        if o.is_floating_point()
+    )
     if not isinstance(total, torch.Tensor) or not total.requires_grad:
         return [None] * len(inputs)
     return list(torch.autograd.grad(total, inputs, allow_unused=True))
@@ -254,13 +324,19 @@ def run_check(
     ✗ double: on a vector: wrong values of the output: max abs diff 2 (tolerance 1e-06 + 1e-05 * |expected|)
     False
     """
-    return verdict(name)(_agrees_on_every_case)(student_fn, reference_fn, cases, atol, rtol, check_grad)
+    return verdict(name)(_agrees_on_every_case)(
+        student_fn, reference_fn, cases, atol, rtol, check_grad
+    )
 
 
-def _agrees_on_every_case(student_fn, reference_fn, cases, atol, rtol, check_grad) -> str:
+def _agrees_on_every_case(
+    student_fn, reference_fn, cases, atol, rtol, check_grad
+) -> str:
     for seed, case in enumerate(cases):
         expected_args, expected_kwargs = clone(case.args), clone(case.kwargs)
-        expected = reference_fn(*expected_args, **expected_kwargs)  # a failure here is a bug of the check
+        expected = reference_fn(
+            *expected_args, **expected_kwargs
+        )  # a failure here is a bug of the check
         args, kwargs = clone(case.args), clone(case.kwargs)
         actual = call(student_fn, args, kwargs, label=case.label)
         diff = compare(actual, expected, atol=atol, rtol=rtol)
@@ -269,16 +345,25 @@ def _agrees_on_every_case(student_fn, reference_fn, cases, atol, rtol, check_gra
         if check_grad:
             reference_inputs = _grad_inputs(expected_args, expected_kwargs)
             student_inputs = _grad_inputs(args, kwargs)
-            expected_grads = _backward_grads(expected, [t for _, t in reference_inputs], seed)
-            actual_grads = call(_backward_grads, (actual, [t for _, t in student_inputs], seed),
-                                label=f"{case.label}, backpropagating through the output")
+            expected_grads = _backward_grads(
+                expected, [t for _, t in reference_inputs], seed
+            )
+            actual_grads = call(
+                _backward_grads,
+                (actual, [t for _, t in student_inputs], seed),
+                label=f"{case.label}, backpropagating through the output",
+            )
             for (label, _), a, e in zip(student_inputs, actual_grads, expected_grads):
                 if e is None:
                     continue
                 if a is None:
-                    raise Failed(f"on {case.label}: no gradient reaches {label} "
-                                 "(detached, or computed outside autograd?)")
-                diff = compare(a, e, atol=atol, rtol=rtol, what=f"gradient with respect to {label}")
+                    raise Failed(
+                        f"on {case.label}: no gradient reaches {label} "
+                        "(detached, or computed outside autograd?)"
+                    )
+                diff = compare(
+                    a, e, atol=atol, rtol=rtol, what=f"gradient with respect to {label}"
+                )
                 if diff:
                     raise Failed(f"on {case.label}: {diff}")
     inputs = f"{len(cases)} input{'s' if len(cases) != 1 else ''}"

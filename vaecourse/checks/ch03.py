@@ -8,9 +8,22 @@ import torch
 
 from ..densities import kl_normal_standard, log_bernoulli
 from ..gaussian_vae import GaussianVAE
-from ._verdict import Case, Failed, call, compare, expect_tensor, gen, run_check, verdict
+from ._verdict import (
+    Case,
+    Failed,
+    call,
+    compare,
+    expect_tensor,
+    gen,
+    run_check,
+    verdict,
+)
 
-__all__ = ["check_kl_diag_gaussian", "check_reparameterized_sample", "check_elbo_single_sample"]
+__all__ = [
+    "check_kl_diag_gaussian",
+    "check_reparameterized_sample",
+    "check_elbo_single_sample",
+]
 
 
 def check_kl_diag_gaussian(fn) -> bool:
@@ -23,13 +36,37 @@ def check_kl_diag_gaussian(fn) -> bool:
     """
     g = gen(3)
     cases = [
-        Case("a batch of 20-D Gaussians", (torch.randn(8, 20, generator=g).requires_grad_(),
-                                            (0.5 * torch.randn(8, 20, generator=g)).requires_grad_())),
-        Case("q equal to the prior (KL = 0)", (torch.zeros(2, 3, requires_grad=True), torch.zeros(2, 3, requires_grad=True))),
-        Case("very small and very large scales", (torch.randn(3, 2, generator=g, dtype=torch.float64).requires_grad_(),
-                                                  torch.tensor([[-6.0, 3.0]] * 3, dtype=torch.float64).requires_grad_())),
+        Case(
+            "a batch of 20-D Gaussians",
+            (
+                torch.randn(8, 20, generator=g).requires_grad_(),
+                (0.5 * torch.randn(8, 20, generator=g)).requires_grad_(),
+            ),
+        ),
+        Case(
+            "q equal to the prior (KL = 0)",
+            (
+                torch.zeros(2, 3, requires_grad=True),
+                torch.zeros(2, 3, requires_grad=True),
+            ),
+        ),
+        Case(
+            "very small and very large scales",
+            (
+                torch.randn(3, 2, generator=g, dtype=torch.float64).requires_grad_(),
+                torch.tensor([[-6.0, 3.0]] * 3, dtype=torch.float64).requires_grad_(),
+            ),
+        ),
     ]
-    return run_check("kl_diag_gaussian", fn, kl_normal_standard, cases, atol=1e-4, rtol=1e-5, check_grad=True)
+    return run_check(
+        "kl_diag_gaussian",
+        fn,
+        kl_normal_standard,
+        cases,
+        atol=1e-4,
+        rtol=1e-5,
+        check_grad=True,
+    )
 
 
 @verdict("reparameterized_sample")
@@ -47,7 +84,9 @@ def check_reparameterized_sample(fn, num_samples: int = 20_000):
     ✓ reparameterized_sample: shape, moments and gradients correct
     True
     """
-    mu = torch.tensor([[0.0, 3.0], [-2.0, 0.5], [1.0, -1.0]], requires_grad=True)  # (B, Dz) = (3, 2)
+    mu = torch.tensor(
+        [[0.0, 3.0], [-2.0, 0.5], [1.0, -1.0]], requires_grad=True
+    )  # (B, Dz) = (3, 2)
     log_sigma = torch.tensor([[0.0, -1.0], [1.0, 0.3], [-2.0, 0.0]], requires_grad=True)
     z = call(fn, (mu, log_sigma, num_samples, gen(4)))
     expect_tensor(z, (num_samples, *mu.shape), dtype=mu.dtype, what="sample (K, B, Dz)")
@@ -55,30 +94,52 @@ def check_reparameterized_sample(fn, num_samples: int = 20_000):
     se = sigma / math.sqrt(num_samples)  # standard error of a sample mean
     mean_error = ((z.detach().mean(0) - mu.detach()).abs() / se).max().item()
     if mean_error > 5:
-        raise Failed(f"the sample mean is {mean_error:.1f} standard errors away from mu "
-                     "(is the mean added, and eps drawn from N(0, I)?)")
+        raise Failed(
+            f"the sample mean is {mean_error:.1f} standard errors away from mu "
+            "(is the mean added, and eps drawn from N(0, I)?)"
+        )
     std_ratio = (z.detach().std(0) / sigma - 1).abs().max().item()
     if std_ratio > 5 / math.sqrt(2 * num_samples):
-        raise Failed(f"the sample standard deviation is off by {std_ratio:.1%} of sigma "
-                     "(is sigma = exp(log_sigma), not exp(2 log_sigma) or log_sigma itself?)")
+        raise Failed(
+            f"the sample standard deviation is off by {std_ratio:.1%} of sigma "
+            "(is sigma = exp(log_sigma), not exp(2 log_sigma) or log_sigma itself?)"
+        )
     if not z.requires_grad:
-        raise Failed("no gradient flows from z back to mu and log_sigma "
-                     "(was z drawn with torch.normal or detached? write z = mu + sigma * eps)")
-    grads = call(torch.autograd.grad, (z.sum(), (mu, log_sigma)), {"allow_unused": True},
-                 label="backpropagating through the sample")
+        raise Failed(
+            "no gradient flows from z back to mu and log_sigma "
+            "(was z drawn with torch.normal or detached? write z = mu + sigma * eps)"
+        )
+    grads = call(
+        torch.autograd.grad,
+        (z.sum(), (mu, log_sigma)),
+        {"allow_unused": True},
+        label="backpropagating through the sample",
+    )
     if grads[0] is None or grads[1] is None:
         which = "mu" if grads[0] is None else "log_sigma"
         raise Failed(f"no gradient reaches {which}")
-    diff = compare(grads[0], torch.full_like(mu, float(num_samples)), atol=1e-2, rtol=1e-5,
-                   what="gradient of sum(z) with respect to mu")
-    diff = diff or compare(grads[1], (z.detach() - mu.detach()).sum(0), atol=1e-1, rtol=1e-4,
-                           what="gradient of sum(z) with respect to log_sigma")
+    diff = compare(
+        grads[0],
+        torch.full_like(mu, float(num_samples)),
+        atol=1e-2,
+        rtol=1e-5,
+        what="gradient of sum(z) with respect to mu",
+    )
+    diff = diff or compare(
+        grads[1],
+        (z.detach() - mu.detach()).sum(0),
+        atol=1e-1,
+        rtol=1e-4,
+        what="gradient of sum(z) with respect to log_sigma",
+    )
     if diff:
         raise Failed(diff)
     return "shape, moments and gradients correct"
 
 
-def _elbo_single_sample(model: GaussianVAE, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+def _elbo_single_sample(
+    model: GaussianVAE, x: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
     """Reference: :math:`\\log p(x \\mid z) - \\mathrm{KL}(q \\| p)` with :math:`z = \\mu + \\sigma \\varepsilon`, ``(B,)``."""
     mu, log_sigma = model.encode(x)  # (B, Dz) each
     z = mu + torch.exp(log_sigma) * eps  # (B, Dz)
@@ -93,7 +154,9 @@ def check_elbo_single_sample(fn) -> bool:
     ✓ elbo_single_sample: correct on 2 inputs, gradients included
     True
     """
-    with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's random state untouched
+    with torch.random.fork_rng(
+        devices=[]
+    ):  # seeded weights, the caller's random state untouched
         torch.manual_seed(5)
         small = GaussianVAE(x_dim=12, z_dim=3, hidden=(8,))
         larger = GaussianVAE(x_dim=784, z_dim=20, hidden=(64,))
@@ -103,4 +166,12 @@ def check_elbo_single_sample(fn) -> bool:
         x = torch.bernoulli(torch.full((6, model.x_dim), 0.3), generator=g)
         eps = torch.randn(6, model.z_dim, generator=g).requires_grad_()
         cases.append(Case(label, (model, x, eps)))
-    return run_check("elbo_single_sample", fn, _elbo_single_sample, cases, atol=1e-4, rtol=1e-5, check_grad=True)
+    return run_check(
+        "elbo_single_sample",
+        fn,
+        _elbo_single_sample,
+        cases,
+        atol=1e-4,
+        rtol=1e-5,
+        check_grad=True,
+    )

@@ -7,7 +7,14 @@ overwriting a source), :mod:`.grading` (run submitted notebooks and their checks
 """
 
 from .cli import main
-from .files import NotebookError, find_notebooks, read_notebook, strip, strip_notebook, write_notebook
+from .files import (
+    NotebookError,
+    find_notebooks,
+    read_notebook,
+    strip,
+    strip_notebook,
+    write_notebook,
+)
 from .solutions import (
     METADATA_KEY,
     SOLUTION_TAG,
@@ -23,8 +30,22 @@ from .solutions import (
 from .student import write_student_edition
 
 __all__ = [
-    "METADATA_KEY", "SOLUTION_TAG", "STUB_TAG", "NotebookError", "check_calls", "find_notebooks",
-    "is_check_cell", "is_solution_cell", "main", "python_source", "read_notebook", "remove_solutions",
-    "strip", "strip_notebook", "stub_source", "student_notebook", "write_notebook",
+    "METADATA_KEY",
+    "SOLUTION_TAG",
+    "STUB_TAG",
+    "NotebookError",
+    "check_calls",
+    "find_notebooks",
+    "is_check_cell",
+    "is_solution_cell",
+    "main",
+    "python_source",
+    "read_notebook",
+    "remove_solutions",
+    "strip",
+    "strip_notebook",
+    "stub_source",
+    "student_notebook",
+    "write_notebook",
     "write_student_edition",
 ]

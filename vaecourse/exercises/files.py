@@ -10,18 +10,59 @@ import nbformat
 from nbformat import NotebookNode
 from nbstripout import strip_output
 
-__all__ = ["NotebookError", "find_notebooks", "read_notebook", "write_notebook", "strip_notebook", "strip"]
+__all__ = [
+    "NotebookError",
+    "find_notebooks",
+    "read_notebook",
+    "write_notebook",
+    "strip_notebook",
+    "strip",
+]
 
 # Metadata written by front ends and executors, never meaningful in the repository.
 _VOLATILE_KEYS = [
-    *(f"cell.metadata.{key}" for key in (
-        "execution", "ExecuteTime", "collapsed", "scrolled", "papermill", "pycharm", "vscode",
-        "colab", "id", "outputId", "executionInfo", "trusted", "heading_collapsed", "hidden")),
-    *(f"metadata.{key}" for key in (
-        "widgets", "colab", "vscode", "toc", "varInspector", "papermill", "accelerator", "gpuClass",
-        "interpreter", "orig_nbformat", "execution", "signature")),
+    *(
+        f"cell.metadata.{key}"
+        for key in (
+            "execution",
+            "ExecuteTime",
+            "collapsed",
+            "scrolled",
+            "papermill",
+            "pycharm",
+            "vscode",
+            "colab",
+            "id",
+            "outputId",
+            "executionInfo",
+            "trusted",
+            "heading_collapsed",
+            "hidden",
+        )
+    ),
+    *(
+        f"metadata.{key}"
+        for key in (
+            "widgets",
+            "colab",
+            "vscode",
+            "toc",
+            "varInspector",
+            "papermill",
+            "accelerator",
+            "gpuClass",
+            "interpreter",
+            "orig_nbformat",
+            "execution",
+            "signature",
+        )
+    ),
 ]
-_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+_KERNELSPEC = {
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+    "name": "python3",
+}
 _SKIPPED_DIRS = {"_build", ".ipynb_checkpoints", ".jupyter_cache", "__pycache__"}
 
 
@@ -35,13 +76,16 @@ def find_notebooks(paths: Iterable[str | os.PathLike]) -> list[Path]:
     for path in map(Path, paths):
         if path.is_dir():
             found.extend(
-                p for p in sorted(path.rglob("*.ipynb"))
+                p
+                for p in sorted(path.rglob("*.ipynb"))
                 if not _SKIPPED_DIRS.intersection(p.relative_to(path).parts)
             )
         elif path.suffix == ".ipynb" and path.is_file():
             found.append(path)
         else:
-            raise FileNotFoundError(f"{path}: expected a notebook (.ipynb) or a folder of notebooks")
+            raise FileNotFoundError(
+                f"{path}: expected a notebook (.ipynb) or a folder of notebooks"
+            )
     return found
 
 
@@ -49,9 +93,13 @@ def read_notebook(path: str | os.PathLike) -> NotebookNode:
     """Read a notebook (format 4); a file that is not one raises :class:`NotebookError` naming it."""
     try:
         return nbformat.read(path, as_version=4)
-    except Exception as error:  # invalid JSON, a JSON file that is no notebook, undecodable bytes
+    except (
+        Exception
+    ) as error:  # invalid JSON, a JSON file that is no notebook, undecodable bytes
         reason = " ".join(str(error).split())[:200]
-        raise NotebookError(f"{path}: not a readable notebook ({type(error).__name__}: {reason})") from error
+        raise NotebookError(
+            f"{path}: not a readable notebook ({type(error).__name__}: {reason})"
+        ) from error
 
 
 def write_notebook(nb: NotebookNode, path: str | os.PathLike) -> None:
@@ -69,8 +117,12 @@ def strip_notebook(nb: NotebookNode) -> NotebookNode:
     >>> stripped.outputs, stripped.execution_count
     ([], None)
     """
-    strip_output(nb, keep_output=False, keep_count=False, keep_id=True, extra_keys=_VOLATILE_KEYS)
-    nb.metadata["kernelspec"] = dict(_KERNELSPEC)  # one kernel name, whoever saved the notebook last
+    strip_output(
+        nb, keep_output=False, keep_count=False, keep_id=True, extra_keys=_VOLATILE_KEYS
+    )
+    nb.metadata["kernelspec"] = dict(
+        _KERNELSPEC
+    )  # one kernel name, whoever saved the notebook last
     nb.metadata["language_info"] = {"name": "python"}
     return nb
 

@@ -31,8 +31,15 @@ from nbformat import NotebookNode
 from .files import NotebookError, find_notebooks, read_notebook
 from .solutions import METADATA_KEY, STUB_TAG, check_calls, student_notebook
 
-__all__ = ["Row", "COLUMNS", "chapter_exercises", "find_chapter", "edits_outside_answers",
-           "grade_notebook", "grade"]
+__all__ = [
+    "Row",
+    "COLUMNS",
+    "chapter_exercises",
+    "find_chapter",
+    "edits_outside_answers",
+    "grade_notebook",
+    "grade",
+]
 
 COLUMNS = ("notebook", "exercise", "passed", "verdict", "seconds")
 _MARKER = "vaecourse-grades: "
@@ -68,21 +75,32 @@ class Row:
     seconds: float
 
     def csv(self) -> list[str]:
-        return [self.notebook, self.exercise, "" if self.passed is None else str(self.passed),
-                self.verdict, f"{self.seconds:.2f}"]
+        return [
+            self.notebook,
+            self.exercise,
+            "" if self.passed is None else str(self.passed),
+            self.verdict,
+            f"{self.seconds:.2f}",
+        ]
 
 
 def chapter_exercises(chapter: NotebookNode) -> list[tuple[str, str, str]]:
     """``(exercise, check, answer)`` for every check cell: ``check_fit_gaussian(fit_gaussian)`` gives
     ``("fit_gaussian", "check_fit_gaussian", "fit_gaussian")``."""
-    return [(check.removeprefix("check_"), check, answer)
-            for cell in chapter.cells for check, answer in check_calls(cell) if answer]
+    return [
+        (check.removeprefix("check_"), check, answer)
+        for cell in chapter.cells
+        for check, answer in check_calls(cell)
+        if answer
+    ]
 
 
 def find_chapter(path: Path, nb: NotebookNode | None, book: Path) -> Path | None:
     """The chapter a submission answers: from its metadata, else the longest chapter name in its file name."""
     chapters = {p.stem: p for p in find_notebooks([book])}
-    recorded = (nb.metadata.get(METADATA_KEY, {}) if nb is not None else {}).get("chapter")
+    recorded = (nb.metadata.get(METADATA_KEY, {}) if nb is not None else {}).get(
+        "chapter"
+    )
     if recorded in chapters:
         return chapters[recorded]
     named = [stem for stem in chapters if stem in path.stem]
@@ -93,20 +111,31 @@ def _lines(source: str) -> list[str]:
     return [line.rstrip() for line in source.strip().splitlines()]
 
 
-def edits_outside_answers(submission: NotebookNode, student: NotebookNode) -> str | None:
+def edits_outside_answers(
+    submission: NotebookNode, student: NotebookNode
+) -> str | None:
     """Say where the submission's code differs from the student edition outside the answer cells, or None.
 
     Markdown cells may change (students write notes there); code cells may not be added, removed
     or edited, except the answer cells, the stubs of the student edition.
     """
-    expected = [(c.source, STUB_TAG in c.metadata.get("tags", [])) for c in student.cells
-                if c.cell_type == "code"]
-    got = [(number, c.source) for number, c in enumerate(submission.cells, start=1) if c.cell_type == "code"]
+    expected = [
+        (c.source, STUB_TAG in c.metadata.get("tags", []))
+        for c in student.cells
+        if c.cell_type == "code"
+    ]
+    got = [
+        (number, c.source)
+        for number, c in enumerate(submission.cells, start=1)
+        if c.cell_type == "code"
+    ]
     for (source, is_answer), (number, text) in zip(expected, got):
         if not is_answer and _lines(source) != _lines(text):
             first = next((line for line in _lines(text) if line.strip()), "")
-            return (f"cell {number} is not the chapter's code (code added, removed or edited outside "
-                    f"the answer cells); it begins {first[:60]!r}")
+            return (
+                f"cell {number} is not the chapter's code (code added, removed or edited outside "
+                f"the answer cells); it begins {first[:60]!r}"
+            )
     if len(got) > len(expected):
         return f"cell {got[len(expected)][0]} is a code cell the chapter does not have"
     if len(got) < len(expected):
@@ -117,7 +146,9 @@ def edits_outside_answers(submission: NotebookNode, student: NotebookNode) -> st
 def _kernel_environment(quick: bool) -> dict[str, str]:
     """This process's environment, in the chapter's mode, importing this copy of the package."""
     env = dict(os.environ)
-    env.update(VAECOURSE_QUICK="1" if quick else "0", VAECOURSE_STATIC="1", TQDM_DISABLE="1")
+    env.update(
+        VAECOURSE_QUICK="1" if quick else "0", VAECOURSE_STATIC="1", TQDM_DISABLE="1"
+    )
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
@@ -126,17 +157,28 @@ def _kernel_environment(quick: bool) -> dict[str, str]:
 def _execute(nb: NotebookNode, folder: Path, timeout: float, quick: bool) -> str | None:
     """Run every cell of ``nb`` in a fresh kernel in ``folder``; return why it stopped early, or None."""
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbclient.exceptions import (
+        CellExecutionError,
+        CellTimeoutError,
+        DeadKernelError,
+    )
 
     deadline = [time.monotonic() + timeout]
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", startup_timeout=120,
-                            resources={"metadata": {"path": str(folder)}},
-                            timeout_func=lambda cell: max(1.0, deadline[0] - time.monotonic()))
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        startup_timeout=120,
+        resources={"metadata": {"path": str(folder)}},
+        timeout_func=lambda cell: max(1.0, deadline[0] - time.monotonic()),
+    )
     number = 0
     try:
         client.reset_execution_trackers()
         with client.setup_kernel(env=_kernel_environment(quick)):
-            deadline[0] = time.monotonic() + timeout  # the kernel's start-up does not count
+            deadline[0] = (
+                time.monotonic() + timeout
+            )  # the kernel's start-up does not count
             for number, cell in enumerate(nb.cells, start=1):
                 client.execute_cell(cell, number - 1)
     except CellTimeoutError:
@@ -150,8 +192,13 @@ def _execute(nb: NotebookNode, folder: Path, timeout: float, quick: bool) -> str
     return None
 
 
-def grade_notebook(path: str | os.PathLike, book: str | os.PathLike = "book", *, timeout: float = 600,
-                   quick: bool = True) -> list[Row]:
+def grade_notebook(
+    path: str | os.PathLike,
+    book: str | os.PathLike = "book",
+    *,
+    timeout: float = 600,
+    quick: bool = True,
+) -> list[Row]:
     """Grade one submitted notebook against its chapter in ``book``: one :class:`Row` per exercise."""
     path, book = Path(path), Path(book)
     start = time.perf_counter()
@@ -162,31 +209,47 @@ def grade_notebook(path: str | os.PathLike, book: str | os.PathLike = "book", *,
         submission, problem = None, str(error).removeprefix(f"{path}: ")
     chapter_path = find_chapter(path, submission, book)
     if chapter_path is None:
-        reason = problem or f"no chapter of {book} matches it (by its metadata or its file name)"
-        return [Row(name, "", None, f"not graded: {reason}", time.perf_counter() - start)]
+        reason = (
+            problem
+            or f"no chapter of {book} matches it (by its metadata or its file name)"
+        )
+        return [
+            Row(name, "", None, f"not graded: {reason}", time.perf_counter() - start)
+        ]
     chapter = read_notebook(chapter_path)
     exercises = chapter_exercises(chapter)
 
     def not_graded(reason: str) -> list[Row]:
         seconds = time.perf_counter() - start
-        return [Row(name, exercise, None, f"not graded: {reason}", seconds) for exercise, _, _ in exercises]
+        return [
+            Row(name, exercise, None, f"not graded: {reason}", seconds)
+            for exercise, _, _ in exercises
+        ]
 
     if problem:
         return not_graded(problem)
     problem = edits_outside_answers(submission, student_notebook(chapter))
     if problem:
         return not_graded(f"edited outside its answer cells: {problem}")
-    grader = _GRADER.replace("MARKER", repr(_MARKER)).replace("EXERCISES", repr(exercises))
+    grader = _GRADER.replace("MARKER", repr(_MARKER)).replace(
+        "EXERCISES", repr(exercises)
+    )
     submission.cells.append(nbformat.v4.new_code_cell(grader))
     problem = _execute(submission, chapter_path.parent, timeout, quick)
     if problem:
         return not_graded(problem)
-    printed = "".join(o.get("text", "") for o in submission.cells[-1].outputs if o.output_type == "stream")
+    printed = "".join(
+        o.get("text", "")
+        for o in submission.cells[-1].outputs
+        if o.output_type == "stream"
+    )
     lines = [line for line in printed.splitlines() if line.startswith(_MARKER)]
     if not lines:
         return not_graded("the checks printed no result")
-    return [Row(name, exercise, passed, verdict, seconds)
-            for exercise, passed, verdict, seconds in json.loads(lines[-1][len(_MARKER):])]
+    return [
+        Row(name, exercise, passed, verdict, seconds)
+        for exercise, passed, verdict, seconds in json.loads(lines[-1][len(_MARKER) :])
+    ]
 
 
 def _summary(rows: list[Row], seconds: float) -> str:
@@ -197,18 +260,29 @@ def _summary(rows: list[Row], seconds: float) -> str:
     return f"{notebook}: {passed} of {len(rows)} exercises passed ({seconds:.1f} s)"
 
 
-def grade(submissions: list[str], out: str | os.PathLike, book: str | os.PathLike = "book", *,
-          timeout: float = 600, quick: bool = True, force: bool = False) -> int:
+def grade(
+    submissions: list[str],
+    out: str | os.PathLike,
+    book: str | os.PathLike = "book",
+    *,
+    timeout: float = 600,
+    quick: bool = True,
+    force: bool = False,
+) -> int:
     """Grade every submitted notebook, write the CSV ``out``, print a line per notebook.
 
     Returns 0 when every notebook was graded, 1 when some could not be (their rows say why).
     """
     out, book = Path(out), Path(book)
     if not book.is_dir():
-        raise FileNotFoundError(f"{book}: the folder of the chapters (with solutions) is needed; "
-                                "pass it with --book")
+        raise FileNotFoundError(
+            f"{book}: the folder of the chapters (with solutions) is needed; "
+            "pass it with --book"
+        )
     if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; choose another file, or pass --force to replace it")
+        raise FileExistsError(
+            f"{out} exists; choose another file, or pass --force to replace it"
+        )
     paths = find_notebooks(submissions)
     if not paths:
         raise FileNotFoundError(f"no notebook among {' '.join(map(str, submissions))}")
@@ -223,6 +297,8 @@ def grade(submissions: list[str], out: str | os.PathLike, book: str | os.PathLik
         writer.writerow(COLUMNS)
         writer.writerows(row.csv() for row in rows)
     missing = sorted({row.notebook for row in rows if row.passed is None})
-    print(f"wrote {out}: {len(paths)} notebook(s), {len(paths) - len(missing)} graded"
-          + (f", {len(missing)} not graded" if missing else ""))
+    print(
+        f"wrote {out}: {len(paths)} notebook(s), {len(paths) - len(missing)} graded"
+        + (f", {len(missing)} not graded" if missing else "")
+    )
     return 1 if missing else 0

@@ -22,8 +22,16 @@ from nbformat import NotebookNode
 from .files import NotebookError, strip_notebook
 
 __all__ = [
-    "SOLUTION_TAG", "STUB_TAG", "METADATA_KEY", "is_solution_cell", "is_check_cell", "python_source",
-    "check_calls", "stub_source", "student_notebook", "remove_solutions",
+    "SOLUTION_TAG",
+    "STUB_TAG",
+    "METADATA_KEY",
+    "is_solution_cell",
+    "is_check_cell",
+    "python_source",
+    "check_calls",
+    "stub_source",
+    "student_notebook",
+    "remove_solutions",
 ]
 
 SOLUTION_TAG = "solution"
@@ -63,9 +71,15 @@ def check_calls(cell: NotebookNode) -> list[tuple[str, str | None]]:
     calls = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None) or ""
+            name = (
+                getattr(node.func, "id", None) or getattr(node.func, "attr", None) or ""
+            )
             if name.startswith("check_"):
-                answer = node.args[0].id if node.args and isinstance(node.args[0], ast.Name) else None
+                answer = (
+                    node.args[0].id
+                    if node.args and isinstance(node.args[0], ast.Name)
+                    else None
+                )
                 calls.append((name, answer))
     return calls
 
@@ -88,7 +102,14 @@ def _stub_function(node: ast.FunctionDef | ast.AsyncFunctionDef, hint: str) -> a
     if docstring is not None:
         body.append(ast.Expr(ast.Constant(docstring)))
     message = f"{node.name}: {hint}"
-    body.append(ast.Raise(ast.Call(ast.Name("NotImplementedError", ast.Load()), [ast.Constant(message)], []), None))
+    body.append(
+        ast.Raise(
+            ast.Call(
+                ast.Name("NotImplementedError", ast.Load()), [ast.Constant(message)], []
+            ),
+            None,
+        )
+    )
     stub = copy.copy(node)
     stub.body = body
     return stub
@@ -158,23 +179,32 @@ def _solution_regions(nb: NotebookNode) -> list[tuple[NotebookNode, bool, str]]:
             i = 0
             while i < len(lines):
                 match = _FENCE_OPEN.match(lines[i])
-                if match and match["name"] in ("solution", "solution-start", "solution-end"):
+                if match and match["name"] in (
+                    "solution",
+                    "solution-start",
+                    "solution-end",
+                ):
                     fence = match["fence"]
                     end = i + 1  # the directive's closing fence
                     while end < len(lines) and not (
-                        lines[end].strip() and set(lines[end].strip()) == {fence[0]}
+                        lines[end].strip()
+                        and set(lines[end].strip()) == {fence[0]}
                         and len(lines[end].strip()) >= len(fence)
                     ):
                         end += 1
                     if match["name"] == "solution-start":
                         if inside:
-                            raise NotebookError(f"cell {number}: a {{solution-start}} inside the "
-                                                f"solution opened in cell {start}")
+                            raise NotebookError(
+                                f"cell {number}: a {{solution-start}} inside the "
+                                f"solution opened in cell {start}"
+                            )
                         inside, cell_inside, start = True, True, number
                     elif match["name"] == "solution-end":
                         if not inside:
-                            raise NotebookError(f"cell {number}: a {{solution-end}} without its "
-                                                "{solution-start}")
+                            raise NotebookError(
+                                f"cell {number}: a {{solution-end}} without its "
+                                "{solution-start}"
+                            )
                         inside = False
                     i = end + 1
                     continue
@@ -183,7 +213,9 @@ def _solution_regions(nb: NotebookNode) -> list[tuple[NotebookNode, bool, str]]:
                 i += 1
         result.append((cell, cell_inside, "\n".join(kept).strip("\n")))
     if inside:
-        raise NotebookError(f"cell {start}: a {{solution-start}} without its {{solution-end}}")
+        raise NotebookError(
+            f"cell {start}: a {{solution-start}} without its {{solution-end}}"
+        )
     return result
 
 
@@ -209,12 +241,18 @@ def student_notebook(nb: NotebookNode) -> NotebookNode:
                 cells.append(cell)
         elif is_solution_cell(cell):
             try:
-                cell.source = stub_source(cell.source, _hint(cell.source, cell.metadata))
+                cell.source = stub_source(
+                    cell.source, _hint(cell.source, cell.metadata)
+                )
             except SyntaxError as error:
-                raise NotebookError(f"cell {number} (a solution cell): SyntaxError on its line "
-                                    f"{error.lineno}: {error.msg}") from error
+                raise NotebookError(
+                    f"cell {number} (a solution cell): SyntaxError on its line "
+                    f"{error.lineno}: {error.msg}"
+                ) from error
             except ValueError as error:
-                raise NotebookError(f"cell {number} (a solution cell): {error}") from error
+                raise NotebookError(
+                    f"cell {number} (a solution cell): {error}"
+                ) from error
             tags = [t for t in cell.metadata.get("tags", []) if t != SOLUTION_TAG]
             cell.metadata["tags"] = tags + [STUB_TAG]
             cell.metadata.pop(METADATA_KEY, None)

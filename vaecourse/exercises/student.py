@@ -36,7 +36,9 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def plan_student_edition(source: str | os.PathLike, target: str | os.PathLike) -> list[Written]:
+def plan_student_edition(
+    source: str | os.PathLike, target: str | os.PathLike
+) -> list[Written]:
     """The student edition of every notebook under ``source``, as it would be written under ``target``.
 
     Reads and converts every notebook first, so that a bad notebook stops the command before
@@ -50,28 +52,35 @@ def plan_student_edition(source: str | os.PathLike, target: str | os.PathLike) -
     if target.exists() and not target.is_dir():
         raise ValueError(f"{target} is a file; the student edition needs a folder")
     if source.is_dir() and _inside(dst, src):
-        raise ValueError(f"the output folder {target} is the input folder {source} or lies inside it; "
-                         "choose a folder outside it (a second run would stub the student edition itself)")
+        raise ValueError(
+            f"the output folder {target} is the input folder {source} or lies inside it; "
+            "choose a folder outside it (a second run would stub the student edition itself)"
+        )
     notebooks = find_notebooks([source])
     inputs = {p.resolve() for p in notebooks}
     plan = []
     for path in notebooks:
         out = target / (path.relative_to(source) if source.is_dir() else path.name)
         if out.resolve() in inputs:
-            raise ValueError(f"{out} would overwrite the input notebook {path}; choose another output folder")
+            raise ValueError(
+                f"{out} would overwrite the input notebook {path}; choose another output folder"
+            )
         nb = read_notebook(path)
         try:
             student = student_notebook(nb)
         except NotebookError as error:
             raise NotebookError(f"{path}, {error}") from error
-        student.metadata.setdefault(METADATA_KEY, {})["chapter"] = path.stem  # for grading
+        student.metadata.setdefault(METADATA_KEY, {})["chapter"] = (
+            path.stem
+        )  # for grading
         nbformat.validate(student)
         plan.append(Written(path, out, nbformat.writes(student) + "\n"))
     return plan
 
 
-def write_student_edition(source: str | os.PathLike, target: str | os.PathLike,
-                          force: bool = False) -> list[Written]:
+def write_student_edition(
+    source: str | os.PathLike, target: str | os.PathLike, force: bool = False
+) -> list[Written]:
     """Write the student edition of every notebook under ``source`` into ``target``; see the module.
 
     Existing outputs with other content make it refuse (:class:`FileExistsError`, listing them)
@@ -81,16 +90,24 @@ def write_student_edition(source: str | os.PathLike, target: str | os.PathLike,
     plan = plan_student_edition(source, target)
     for item in plan:
         if item.target.is_dir():
-            raise FileExistsError(f"{item.target} is a folder; the student edition of {item.source} "
-                                  "cannot be written there")
+            raise FileExistsError(
+                f"{item.target} is a folder; the student edition of {item.source} "
+                "cannot be written there"
+            )
         if item.target.exists():
-            same = item.target.read_text(encoding="utf-8", errors="replace") == item.text
+            same = (
+                item.target.read_text(encoding="utf-8", errors="replace") == item.text
+            )
             item.action = "unchanged" if same else "replaced"
     clashes = [str(item.target) for item in plan if item.action == "replaced"]
     if clashes and not force:
-        listed = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
-        raise FileExistsError(f"{len(clashes)} file(s) in {target} would be overwritten: {listed}; "
-                              "move them away, or pass --force to replace them")
+        listed = ", ".join(clashes[:5]) + (
+            f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+        )
+        raise FileExistsError(
+            f"{len(clashes)} file(s) in {target} would be overwritten: {listed}; "
+            "move them away, or pass --force to replace them"
+        )
     for item in plan:
         if item.action != "unchanged":
             item.target.parent.mkdir(parents=True, exist_ok=True)
