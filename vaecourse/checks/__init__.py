@@ -1,8 +1,9 @@
 """Automatic checks of the coding exercises: ``check_<name>(your_function)`` prints a verdict, returns a bool.
 
-Each chapter's checks live in ``checks/chNN.py``; every ``check_*`` function of those modules is
-imported here automatically, so ``from vaecourse.checks import check_pixels_on_per_digit`` works
-for any chapter and a new chapter never edits this file.
+Each chapter's checks live in ``checks/chNN.py``; every ``check_*`` function of those
+modules is imported here automatically, so ``from vaecourse.checks import
+check_pixels_on_per_digit`` works for any chapter and a new chapter never edits this
+file.
 
 >>> from vaecourse.checks import check_pixels_on_per_digit
 >>> check_pixels_on_per_digit(lambda x, labels, num_classes=10: None)

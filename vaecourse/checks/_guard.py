@@ -1,9 +1,10 @@
-"""Running a student's function safely: a time limit, every exception caught, no global state changed.
+"""Running a student's function safely: a time limit, any exception caught, no trace.
 
-A check calls the student's code through :func:`call`, which turns whatever goes wrong (an
-exception of any kind, ``SystemExit`` and ``KeyboardInterrupt`` included, a call that never
-returns, inputs changed in place, torch's defaults changed) into :class:`Failed`, whose message
-is the verdict. :func:`no_trace` puts back the random number generators and torch's defaults.
+A check calls the student's code through :func:`call`, which turns whatever goes wrong
+(an exception of any kind, ``SystemExit`` and ``KeyboardInterrupt`` included, a call
+that never returns, inputs changed in place, torch's defaults changed) into
+:class:`Failed`, whose message is the verdict. :func:`no_trace` puts back the random
+number generators and torch's defaults.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 TIME_LIMIT = 5.0
-"""Seconds one call of a student's function may take (read at each call, so tests may lower it)."""
+"""Seconds one call of a student's function may take (read at each call)."""
 
 
 class Failed(Exception):
@@ -40,7 +41,8 @@ class Failed(Exception):
 
 
 class TimeLimitExceeded(BaseException):
-    """Raised by the alarm inside a student's function; a BaseException, so ``except Exception`` misses it."""
+    """The alarm in a student's function; a BaseException: ``except Exception``
+    in the answer does not swallow it."""
 
     def __init__(self, seconds: float):
         super().__init__(f"took longer than {seconds:g} s")
@@ -48,7 +50,7 @@ class TimeLimitExceeded(BaseException):
 
 
 def no_limit_reason() -> str | None:
-    """Why calls cannot be interrupted here (None where they can: the main thread on Linux and macOS)."""
+    """Why calls cannot be interrupted here; None on Linux or macOS's main thread."""
     if not hasattr(signal, "setitimer"):
         return f"{sys.platform} has no interval timer"
     if threading.current_thread() is not threading.main_thread():
@@ -58,7 +60,7 @@ def no_limit_reason() -> str | None:
 
 @contextlib.contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Raise :class:`TimeLimitExceeded` in the block once ``seconds`` have passed (no limit where impossible).
+    """Raise :class:`TimeLimitExceeded` in the block after ``seconds`` (where possible).
 
     >>> import time
     >>> try:
@@ -85,7 +87,7 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 
 def _settings() -> tuple:
-    """The global settings of torch a function could change: default dtype and device, grad mode."""
+    """Settings an answer could change: torch's default dtype and device, grad mode."""
     device = (
         torch.get_default_device() if hasattr(torch, "get_default_device") else None
     )
@@ -102,7 +104,7 @@ def _restore(settings: tuple) -> None:
 
 @contextlib.contextmanager
 def no_trace() -> Iterator[None]:
-    """Put back torch's, numpy's and Python's random states and torch's defaults when the block ends.
+    """Put back the random states (torch, numpy, Python) and torch's defaults.
 
     >>> state = torch.get_rng_state()
     >>> with no_trace():
@@ -177,7 +179,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def changed_input(before: tuple, args: tuple, kwargs: dict) -> str | None:
-    """Name the first input that differs from its copy ``before = clone((args, kwargs))``, or None."""
+    """The first input unlike its copy ``before = clone((args, kwargs))``, or None."""
     named = [
         (f"argument {i + 1}", b, a) for i, (b, a) in enumerate(zip(before[0], args))
     ]
@@ -188,15 +190,15 @@ def changed_input(before: tuple, args: tuple, kwargs: dict) -> str | None:
 def call(
     fn: Callable, args: tuple = (), kwargs: dict | None = None, label: str | None = None
 ) -> Any:
-    """``fn(*args, **kwargs)`` under :data:`TIME_LIMIT`; raise :class:`Failed` for anything wrong.
+    """``fn(*args, **kwargs)`` within :data:`TIME_LIMIT`; :class:`Failed` if wrong.
 
-    Wrong is: any exception, a call that takes too long, an input changed in place, or torch's
-    default dtype, default device or grad mode left changed (they are put back).
+    Wrong is: any exception, a call that takes too long, an input changed in place, or
+    torch's default dtype, default device or grad mode left changed (they are put back).
 
-    >>> call(lambda x: x.add_(1), (torch.zeros(2),), label="zeros")
+    >>> call(lambda x: x.add_(1), (torch.ones(1),), label="one")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    vaecourse.checks._guard.Failed: on zeros: changed argument 1 in place; work on a copy (x = x.clone())
+    vaecourse.checks._guard.Failed: on one: changed argument 1 in place; ...
     """
     kwargs = {} if kwargs is None else kwargs
     where = f"on {label}: " if label else ""
@@ -212,7 +214,8 @@ def call(
         raise Failed(
             "not implemented yet" + (f" ({error})" if str(error) else "")
         ) from None
-    except BaseException as error:  # SystemExit and KeyboardInterrupt too: the answer's error is the verdict
+    # SystemExit and KeyboardInterrupt too: the answer's error is the verdict
+    except BaseException as error:
         detail = f": {error}" if str(error) else ""
         raise Failed(f"{where}raised {type(error).__name__}{detail}") from None
     finally:

@@ -1,10 +1,11 @@
 """Shared machinery of the exercise checks: run a student's function against the reference, say what differs.
 
-A check calls the student's function and the reference on the same seeded inputs, compares the
-results (type, shape, dtype, device, values, and optionally gradients), prints ONE line, and
-returns True or False. It never raises and never hangs: whatever the student's code does
-(raise, loop, exit, return NaN or a tensor on another device, change its inputs) is the verdict,
-and it leaves no trace (random states and torch's defaults are put back, see ``_guard.py``).
+A check calls the student's function and the reference on the same seeded inputs,
+compares the results (type, shape, dtype, device, values, and optionally gradients),
+prints ONE line, and returns True or False. It never raises and never hangs: whatever
+the student's code does (raise, loop, exit, return NaN or a tensor on another device,
+change its inputs) is the verdict, and it leaves no trace (random states and torch's
+defaults are put back, see ``_guard.py``).
 
 A chapter's checks (``checks/chNN.py``) are a few lines each::
 
@@ -13,8 +14,8 @@ A chapter's checks (``checks/chNN.py``) are a few lines each::
         return run_check("double", fn, _double, cases)
 
 A check that needs more than a comparison with a reference is a function decorated with
-:func:`verdict`: it calls the answer through :func:`call`, raises :class:`Failed` with what is
-wrong, and returns what is right.
+:func:`verdict`: it calls the answer through :func:`call`, raises :class:`Failed` with
+what is wrong, and returns what is right.
 """
 
 from __future__ import annotations
@@ -114,9 +115,9 @@ def compare(
 ) -> str | None:
     """Describe the first difference between ``actual`` and ``expected``, or return None if they agree.
 
-    Tensors must agree in shape, dtype, device and values (``|a - e| <= atol + rtol |e|``); NaN
-    and inf only where the expected value has them; tuples, lists and dicts are compared item by
-    item; numbers within the same tolerance.
+    Tensors must agree in shape, dtype, device and values (``|a - e| <= atol + rtol
+    |e|``); NaN and inf only where the expected value has them; tuples, lists and dicts
+    are compared item by item; numbers within the same tolerance.
 
     >>> compare(torch.zeros(3), torch.zeros(3)) is None
     True
@@ -219,9 +220,9 @@ def expect_tensor(
 def verdict(name: str) -> Callable:
     """Decorator of a check's body ``body(fn, ...) -> str``: call it safely, print the verdict, return a bool.
 
-    The body returns the message of a ✓ and raises :class:`Failed` for a ✗. Anything else it
-    raises (the check choking on a strange output) is a ✗ that names the exception. Random
-    states and torch's defaults are put back afterwards.
+    The body returns the message of a ✓ and raises :class:`Failed` for a ✗. Anything
+    else it raises (the check choking on a strange output) is a ✗ that names the
+    exception. Random states and torch's defaults are put back afterwards.
 
     >>> @verdict("half")
     ... def check_half(fn):
@@ -313,8 +314,8 @@ def run_check(
 ) -> bool:
     """Compare ``student_fn`` with ``reference_fn`` on every case; print one verdict line; return True if all agree.
 
-    With ``check_grad``, inputs created with ``requires_grad=True`` must also receive the
-    reference's gradients (of a fixed random projection of the output).
+    With ``check_grad``, inputs created with ``requires_grad=True`` must also receive
+    the reference's gradients (of a fixed random projection of the output).
 
     >>> cases = [Case("a vector", (torch.arange(3.0),))]
     >>> run_check("double", lambda x: 2 * x, lambda x: x + x, cases)

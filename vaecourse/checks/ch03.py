@@ -73,10 +73,10 @@ def check_kl_diag_gaussian(fn) -> bool:
 def check_reparameterized_sample(fn, num_samples: int = 20_000):
     """Check ``fn(mu, log_sigma, num_samples, generator)``: reparameterised draws of shape ``(K, B, Dz)``.
 
-    Three things are checked: the shape; the sample means and standard deviations against
-    :math:`\\mu` and :math:`\\sigma` (within 5 standard errors); and that the gradients reach
-    :math:`\\mu` and :math:`\\log\\sigma` as they must for :math:`z = \\mu + \\sigma\\varepsilon`:
-    :math:`\\partial \\sum_k z_k / \\partial \\mu = K` and
+    Three things are checked: the shape; the sample means and standard deviations
+    against :math:`\\mu` and :math:`\\sigma` (within 5 standard errors); and that the
+    gradients reach :math:`\\mu` and :math:`\\log\\sigma` as they must for :math:`z =
+    \\mu + \\sigma\\varepsilon`: :math:`\\partial \\sum_k z_k / \\partial \\mu = K` and
     :math:`\\partial \\sum_k z_k / \\partial \\log\\sigma = \\sum_k (z_k - \\mu)`.
 
     >>> from vaecourse.gaussian_vae import reparameterize

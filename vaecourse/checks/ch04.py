@@ -14,8 +14,9 @@ __all__ = ["check_score_function_surrogate", "check_leave_one_out"]
 def check_score_function_surrogate(fn):
     """Check ``fn(signal, log_q, baseline)``: ``(K, B)`` values whose gradient is the score-function estimate.
 
-    The value must be :math:`(f - c) \\log q`, the gradient with respect to ``log_q`` must be
-    :math:`f - c`, and no gradient may reach the signal or the baseline (they are held constant).
+    The value must be :math:`(f - c) \\log q`, the gradient with respect to ``log_q``
+    must be :math:`f - c`, and no gradient may reach the signal or the baseline (they
+    are held constant).
 
     >>> check_score_function_surrogate(score_function_term)
     ✓ score_function_surrogate: correct on 3 inputs, gradients included, signal and baseline held constant

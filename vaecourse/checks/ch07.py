@@ -35,9 +35,9 @@ def _mixture_moments(weights, means, covariances):
 def check_sample_mixture(fn, n: int = 200_000):
     """Check ``fn(weights, means, covariances, n, generator)``: ``n`` draws ``(n, 2)`` from a Gaussian mixture.
 
-    The draws are random, so the check is statistical: the sample mean and covariance must match the
-    mixture's within a few standard errors, and the draws nearest each component must come in
-    proportion to its weight.
+    The draws are random, so the check is statistical: the sample mean and covariance
+    must match the mixture's within a few standard errors, and the draws nearest each
+    component must come in proportion to its weight.
 
     >>> def reference(w, m, c, n, generator=None):
     ...     k = torch.multinomial(w, n, replacement=True, generator=generator)

@@ -1,9 +1,9 @@
-"""Tools for the chapters' exercises: strip outputs, write the student edition, grade submissions.
+"""Exercise tools: strip outputs, write the student edition, grade submissions.
 
-One module per job: :mod:`.files` (find, read and strip notebooks), :mod:`.solutions` (solution
-cells, stubs, a chapter without solutions), :mod:`.student` (the student edition, never
-overwriting a source), :mod:`.grading` (run submitted notebooks and their checks) and
-:mod:`.cli` (``python -m vaecourse.exercises --help``).
+One module per job: :mod:`.files` (find, read and strip notebooks), :mod:`.solutions`
+(solution cells, stubs, a chapter without solutions), :mod:`.student` (the student
+edition, never overwriting a source), :mod:`.grading` (run submitted notebooks and their
+checks) and :mod:`.cli` (``python -m vaecourse.exercises --help``).
 """
 
 from .cli import main

@@ -1,4 +1,4 @@
-"""The command line of the exercise tools: ``python -m vaecourse.exercises strip|student|grade``."""
+"""Command line of the exercise tools: ``python -m vaecourse.exercises COMMAND``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import sys
 __all__ = ["main"]
 
 _EPILOG = """examples:
-  python -m vaecourse.exercises strip book/             # before committing: no outputs
-  python -m vaecourse.exercises strip --check book/     # CI: fail if a notebook has outputs
-  python -m vaecourse.exercises student book/ student/  # the edition without solutions
-  python -m vaecourse.exercises grade submissions/*.ipynb --out grades.csv
+          python -m vaecourse.exercises strip book/             # before committing: no
+          outputs python -m vaecourse.exercises strip --check book/     # CI: fail if a
+          notebook has outputs python -m vaecourse.exercises student book/ student/  #
+          the edition without solutions python -m vaecourse.exercises grade
+          submissions/*.ipynb --out grades.csv
 """
 
 
@@ -20,7 +21,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m vaecourse.exercises",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Strip the chapters' outputs, write their student edition, grade submitted notebooks.",
+        description="Strip the chapters' outputs, write their student edition, "
+        "grade submitted notebooks.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser(
@@ -74,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; return its exit status (1 for a refusal, with a message saying why)."""
+    """Run one command; return its exit status (1 for a refusal, with a message why)."""
     args = _parser().parse_args(argv)
     try:
         return _run(args)

@@ -1,4 +1,4 @@
-"""The chapters' notebooks as files: find them, read them with errors that name them, strip their outputs."""
+"""Notebooks as files: find them, read them (errors name the file), strip outputs."""
 
 from __future__ import annotations
 
@@ -67,11 +67,11 @@ _SKIPPED_DIRS = {"_build", ".ipynb_checkpoints", ".jupyter_cache", "__pycache__"
 
 
 class NotebookError(ValueError):
-    """A notebook that cannot be used; the message names the file (and the cell, counted from 1)."""
+    """A notebook that cannot be used; the message names the file (and cell, from 1)."""
 
 
 def find_notebooks(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """The notebooks named by ``paths``: files as given, folders searched recursively (sorted)."""
+    """The notebooks named by ``paths``: files as given, folders searched (sorted)."""
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -90,7 +90,7 @@ def find_notebooks(paths: Iterable[str | os.PathLike]) -> list[Path]:
 
 
 def read_notebook(path: str | os.PathLike) -> NotebookNode:
-    """Read a notebook (format 4); a file that is not one raises :class:`NotebookError` naming it."""
+    """Read a notebook (format 4), or raise :class:`NotebookError` naming the file."""
     try:
         return nbformat.read(path, as_version=4)
     except (
@@ -109,10 +109,11 @@ def write_notebook(nb: NotebookNode, path: str | os.PathLike) -> None:
 
 
 def strip_notebook(nb: NotebookNode) -> NotebookNode:
-    """Remove outputs, execution counts and volatile metadata (with nbstripout), in place; keep tags.
+    """Remove outputs, counts and volatile metadata (with nbstripout), in place.
 
-    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1", execution_count=3)])
-    >>> nb.cells[0].outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"})]
+    >>> cell = nbformat.v4.new_code_cell("1 + 1", execution_count=3)
+    >>> cell.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"})]
+    >>> nb = nbformat.v4.new_notebook(cells=[cell])
     >>> stripped = strip_notebook(nb).cells[0]
     >>> stripped.outputs, stripped.execution_count
     ([], None)
@@ -128,7 +129,7 @@ def strip_notebook(nb: NotebookNode) -> NotebookNode:
 
 
 def strip(paths: Iterable[str | os.PathLike], check: bool = False) -> list[Path]:
-    """Strip the notebooks under ``paths`` (or, with ``check``, only list those that need it)."""
+    """Strip the notebooks under ``paths`` (with ``check``: list those that need it)."""
     changed = []
     for path in find_notebooks(paths):
         text = path.read_text(encoding="utf-8")

@@ -1,19 +1,21 @@
-"""Grading submitted notebooks: run each in a fresh kernel, run its exercises' checks, write a CSV.
+"""Grading submitted notebooks: run each in a fresh kernel, then its exercises' checks.
 
-``python -m vaecourse.exercises grade SUBMISSIONS... --out grades.csv`` takes student notebooks
-(as downloaded from Colab or Jupyter), finds the chapter of each (the chapter the student edition
-recorded in the notebook's metadata, else a chapter's name in the file's name), and:
+``python -m vaecourse.exercises grade SUBMISSIONS... --out grades.csv`` takes student
+notebooks (as downloaded from Colab or Jupyter), finds the chapter of each (the chapter
+the student edition recorded in the notebook's metadata, else a chapter's name in the
+file's name), and:
 
-1. compares its code cells with the chapter's student edition: only the answer cells (the stubs)
-   may differ, since other code could change what the checks see;
-2. runs it from top to bottom in a fresh kernel, in the chapter's folder and in quick mode,
-   with a time limit for the whole notebook;
-3. runs, in that kernel, the check of every exercise of the chapter on the student's answer.
+1. compares its code cells with the chapter's student edition: only the answer cells
+   (the stubs) may differ, since other code could change what the checks see;
+2. runs it from top to bottom in a fresh kernel, in the chapter's folder and in quick
+   mode, with a time limit for the whole notebook;
+3. runs, in that kernel, the check of every exercise of the chapter on the student's
+   answer.
 
-It writes one row per notebook and exercise (notebook, exercise, passed, verdict, seconds) and
-prints a summary line per notebook. A notebook that cannot be read, was edited outside its
-answer cells, fails to run or runs out of time is never scored: its rows have an empty
-``passed`` and a verdict starting ``not graded:`` that says why.
+It writes one row per notebook and exercise (notebook, exercise, passed, verdict,
+seconds) and prints a summary line per notebook. A notebook that cannot be read, was
+edited outside its answer cells, fails to run or runs out of time is never scored: its
+rows have an empty ``passed`` and a verdict starting ``not graded:`` that says why.
 """
 
 from __future__ import annotations
@@ -49,15 +51,13 @@ def _vaecourse_grade(exercises):
 
     import vaecourse.checks as checks
 
-    results = []
-    for exercise, check, answer in exercises:
-        printed, start = io.StringIO(), time.perf_counter()
-        with contextlib.redirect_stdout(printed):
-            passed = getattr(checks, check)(globals().get(answer))
-        verdicts = [v for v in printed.getvalue().splitlines() if v[:1] in ("\\u2713", "\\u2717")]
-        verdict = verdicts[-1] if verdicts else "the check printed no verdict"
-        results.append([exercise, passed is True, verdict, time.perf_counter() - start])
-    print(MARKER + json.dumps(results))
+          results = [] for exercise, check, answer in exercises: printed, start =
+          io.StringIO(), time.perf_counter() with contextlib.redirect_stdout(printed):
+          passed = getattr(checks, check)(globals().get(answer)) verdicts = [v for v in
+          printed.getvalue().splitlines() if v[:1] in ("\\u2713", "\\u2717")] verdict =
+          verdicts[-1] if verdicts else "the check printed no verdict"
+          results.append([exercise, passed is True, verdict, time.perf_counter() -
+          start]) print(MARKER + json.dumps(results))
 
 
 _vaecourse_grade(EXERCISES)
@@ -66,7 +66,7 @@ _vaecourse_grade(EXERCISES)
 
 @dataclass
 class Row:
-    """One line of the grades: ``passed`` is None when the notebook could not be graded."""
+    """One line of the grades; ``passed`` is None for a notebook not graded."""
 
     notebook: str
     exercise: str
@@ -85,7 +85,9 @@ class Row:
 
 
 def chapter_exercises(chapter: NotebookNode) -> list[tuple[str, str, str]]:
-    """``(exercise, check, answer)`` for every check cell: ``check_fit_gaussian(fit_gaussian)`` gives
+    """``(exercise, check, answer)`` of every check cell.
+
+    ``check_fit_gaussian(fit_gaussian)`` gives
     ``("fit_gaussian", "check_fit_gaussian", "fit_gaussian")``."""
     return [
         (check.removeprefix("check_"), check, answer)
@@ -96,7 +98,7 @@ def chapter_exercises(chapter: NotebookNode) -> list[tuple[str, str, str]]:
 
 
 def find_chapter(path: Path, nb: NotebookNode | None, book: Path) -> Path | None:
-    """The chapter a submission answers: from its metadata, else the longest chapter name in its file name."""
+    """The chapter a submission answers: from its metadata, else from its file name."""
     chapters = {p.stem: p for p in find_notebooks([book])}
     recorded = (nb.metadata.get(METADATA_KEY, {}) if nb is not None else {}).get(
         "chapter"
@@ -114,10 +116,10 @@ def _lines(source: str) -> list[str]:
 def edits_outside_answers(
     submission: NotebookNode, student: NotebookNode
 ) -> str | None:
-    """Say where the submission's code differs from the student edition outside the answer cells, or None.
+    """Where the code differs from the student edition outside the answers, or None.
 
-    Markdown cells may change (students write notes there); code cells may not be added, removed
-    or edited, except the answer cells, the stubs of the student edition.
+    Markdown cells may change (students write notes there); code cells may not be added,
+    removed or edited, except the answer cells, the stubs of the student edition.
     """
     expected = [
         (c.source, STUB_TAG in c.metadata.get("tags", []))
@@ -133,7 +135,8 @@ def edits_outside_answers(
         if not is_answer and _lines(source) != _lines(text):
             first = next((line for line in _lines(text) if line.strip()), "")
             return (
-                f"cell {number} is not the chapter's code (code added, removed or edited outside "
+                f"cell {number} is not the chapter's code (code added, removed or "
+                "edited outside "
                 f"the answer cells); it begins {first[:60]!r}"
             )
     if len(got) > len(expected):
@@ -144,7 +147,7 @@ def edits_outside_answers(
 
 
 def _kernel_environment(quick: bool) -> dict[str, str]:
-    """This process's environment, in the chapter's mode, importing this copy of the package."""
+    """This process's environment, in the chapter's mode, importing this package."""
     env = dict(os.environ)
     env.update(
         VAECOURSE_QUICK="1" if quick else "0", VAECOURSE_STATIC="1", TQDM_DISABLE="1"
@@ -155,7 +158,7 @@ def _kernel_environment(quick: bool) -> dict[str, str]:
 
 
 def _execute(nb: NotebookNode, folder: Path, timeout: float, quick: bool) -> str | None:
-    """Run every cell of ``nb`` in a fresh kernel in ``folder``; return why it stopped early, or None."""
+    """Run ``nb`` in a fresh kernel in ``folder``; say why it stopped early, or None."""
     from nbclient import NotebookClient
     from nbclient.exceptions import (
         CellExecutionError,
@@ -182,9 +185,12 @@ def _execute(nb: NotebookNode, folder: Path, timeout: float, quick: bool) -> str
             for number, cell in enumerate(nb.cells, start=1):
                 client.execute_cell(cell, number - 1)
     except CellTimeoutError:
-        return f"timed out: the notebook ran longer than {timeout:g} s (stopped in cell {number})"
+        limit = f"{timeout:g} s"
+        where = f"stopped in cell {number}"
+        return f"timed out: the notebook ran longer than {limit} ({where})"
     except CellExecutionError as error:
-        return f"the notebook fails to run: cell {number} raised {error.ename}: {error.evalue}"
+        cause = f"{error.ename}: {error.evalue}"
+        return f"the notebook fails to run: cell {number} raised {cause}"
     except DeadKernelError:
         return f"the notebook fails to run: the kernel died in cell {number}"
     except Exception as error:  # the kernel could not start, or nbclient failed
@@ -199,7 +205,7 @@ def grade_notebook(
     timeout: float = 600,
     quick: bool = True,
 ) -> list[Row]:
-    """Grade one submitted notebook against its chapter in ``book``: one :class:`Row` per exercise."""
+    """Grade a notebook against its chapter in ``book``: a :class:`Row` per exercise."""
     path, book = Path(path), Path(book)
     start = time.perf_counter()
     name = str(path)
@@ -271,7 +277,8 @@ def grade(
 ) -> int:
     """Grade every submitted notebook, write the CSV ``out``, print a line per notebook.
 
-    Returns 0 when every notebook was graded, 1 when some could not be (their rows say why).
+    Returns 0 when every notebook was graded, 1 when some could not be (their rows say
+    why).
     """
     out, book = Path(out), Path(book)
     if not book.is_dir():

@@ -2,9 +2,11 @@
 
 Conventions (the template is ``book/00_data.ipynb``):
 
-- a code cell tagged ``solution`` holds the reference answer of a coding exercise; it defines
-  functions or classes (imports allowed), and may carry ``# HINT: ...`` comment lines;
-- a code cell calling a ``check_*`` function (from :mod:`vaecourse.checks`) is a check cell;
+- a code cell tagged ``solution`` holds the reference answer of a coding exercise; it
+  defines functions or classes (imports allowed), and may carry ``# HINT: ...`` comment
+  lines;
+- a code cell calling a ``check_*`` function (from :mod:`vaecourse.checks`) is a check
+  cell;
 - markdown ``{solution}`` directives, and everything between ``{solution-start}`` and
   ``{solution-end}``, are solution text, except the solution and check cells inside.
 
@@ -36,7 +38,8 @@ __all__ = [
 
 SOLUTION_TAG = "solution"
 STUB_TAG = "exercise-stub"
-METADATA_KEY = "vaecourse"  # the course's metadata: cells {"hint": "..."}, notebooks {"chapter": "..."}
+# the course's metadata: cells {"hint": "..."}, notebooks {"chapter": "..."}
+METADATA_KEY = "vaecourse"
 
 _HINT = re.compile(r"^\s*#\s*HINT:\s*(.*\S)\s*$", re.MULTILINE)
 _FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}")
@@ -47,7 +50,7 @@ def is_solution_cell(cell: NotebookNode) -> bool:
 
 
 def python_source(source: str) -> str:
-    """A code cell's source as plain Python: IPython magics (``%pip``) become function calls."""
+    """A code cell's source as plain Python: IPython magics (``%pip``) become calls."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError:
@@ -56,7 +59,7 @@ def python_source(source: str) -> str:
 
 
 def check_calls(cell: NotebookNode) -> list[tuple[str, str | None]]:
-    """The checks a code cell calls, with the name of the answer each is given (None if not a name).
+    """The checks a code cell calls, each with its answer's name (None if not a name).
 
     >>> from nbformat.v4 import new_code_cell
     >>> check_calls(new_code_cell("check_double(double);"))
@@ -129,9 +132,10 @@ def _stub_class(node: ast.ClassDef, hint: str) -> ast.ClassDef:
 
 
 def stub_source(source: str, hint: str = "see the exercise above") -> str:
-    """The student's version of a solution cell: same imports and signatures, bodies that raise.
+    """A solution cell's stub: imports and signatures kept, bodies that raise.
 
-    >>> print(stub_source('import torch\\n\\ndef double(x):\\n    "Twice x."\\n    return 2 * x\\n', "multiply"))
+    >>> solution = 'import torch\\ndef double(x):\\n    "Twice x."\\n    return 2 * x'
+    >>> print(stub_source(solution, "multiply"))
     # Exercise: complete the code below, then run the check that follows.
     import torch
     <BLANKLINE>
@@ -152,7 +156,8 @@ def stub_source(source: str, hint: str = "see the exercise above") -> str:
             definitions.append(ast.unparse(_stub_class(node, hint)))
     if not definitions:
         raise ValueError(
-            "a solution cell must define the function(s) or class(es) the exercise asks for, "
+            "a solution cell must define the function(s) or class(es) the exercise "
+            "asks for, "
             "so that the student edition can keep their signatures"
         )
     parts = ["# Exercise: complete the code below, then run the check that follows."]
@@ -163,11 +168,11 @@ def stub_source(source: str, hint: str = "see the exercise above") -> str:
 
 
 def _solution_regions(nb: NotebookNode) -> list[tuple[NotebookNode, bool, str]]:
-    """Each markdown cell's text outside solutions, and for every cell whether it lies in a gated solution.
+    """Each cell, whether it is in a gated solution, and its markdown outside solutions.
 
-    Returns ``(cell, inside, kept_markdown)`` per cell. ``inside`` is true for cells between a
-    ``{solution-start}`` and its ``{solution-end}``; ``kept_markdown`` is a markdown cell's
-    text without its ``{solution}`` blocks and gated solution text.
+    Returns ``(cell, inside, kept_markdown)`` per cell. ``inside`` is true for cells
+    between a ``{solution-start}`` and its ``{solution-end}``; ``kept_markdown`` is a
+    markdown cell's text without its ``{solution}`` blocks and gated solution text.
     """
     inside, start = False, 0
     result = []
@@ -226,11 +231,12 @@ def _new_notebook_like(nb: NotebookNode, cells: list[NotebookNode]) -> NotebookN
 
 
 def student_notebook(nb: NotebookNode) -> NotebookNode:
-    """The student edition of a chapter: solution cells become stubs, solution text disappears.
+    """The student edition of a chapter: solutions become stubs, solution text goes.
 
-    Kept: every cell outside solutions, and inside gated solutions the stubs and the check
-    cells, so that a student fills in the stub and runs its check. A solution cell that does not
-    parse, or defines nothing, raises :class:`NotebookError` with its cell number.
+    Kept: every cell outside solutions, and inside gated solutions the stubs and the
+    check cells, so that a student fills in the stub and runs its check. A solution cell
+    that does not parse, or defines nothing, raises :class:`NotebookError` with its cell
+    number.
     """
     cells = []
     for number, (cell, inside, markdown) in enumerate(_solution_regions(nb), start=1):
@@ -263,9 +269,10 @@ def student_notebook(nb: NotebookNode) -> NotebookNode:
 
 
 def remove_solutions(nb: NotebookNode) -> NotebookNode:
-    """A chapter with no trace of its solutions (the book built with ``hide_solutions``).
+    """A chapter without any trace of solutions (the book with ``hide_solutions``).
 
-    Unlike :func:`student_notebook`, solution cells and the checks that need them disappear too.
+    Unlike :func:`student_notebook`, solution cells and the checks that need them
+    disappear too.
     """
     cells = []
     for cell, inside, markdown in _solution_regions(nb):

@@ -1,11 +1,12 @@
-"""The student edition of the chapters, written without ever overwriting a source or an answer.
+"""The student edition of the chapters, never overwriting a source or an answer.
 
-``python -m vaecourse.exercises student SOURCE TARGET`` turns every notebook under SOURCE (a
-chapter or a folder of chapters) into its student edition under TARGET. It refuses, and writes
-nothing, when TARGET is SOURCE or lies inside it (a second run would take its own output for
-chapters), when an output would replace an input notebook, and when an output file exists with
-other content, unless ``force`` is given. An output that exists with the same content is left
-alone, so running the command twice gives the same files.
+``python -m vaecourse.exercises student SOURCE TARGET`` turns every notebook under
+SOURCE (a chapter or a folder of chapters) into its student edition under TARGET. It
+refuses, and writes nothing, when TARGET is SOURCE or lies inside it (a second run would
+take its own output for chapters), when an output would replace an input notebook, and
+when an output file exists with other content, unless ``force`` is given. An output that
+exists with the same content is left alone, so running the command twice gives the same
+files.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = ["Written", "plan_student_edition", "write_student_edition"]
 
 @dataclass
 class Written:
-    """One output of the student edition: where, from which chapter, and what happened to the file."""
+    """An output of the student edition: where, from which chapter, what happened."""
 
     source: Path
     target: Path
@@ -39,11 +40,12 @@ def _inside(path: Path, folder: Path) -> bool:
 def plan_student_edition(
     source: str | os.PathLike, target: str | os.PathLike
 ) -> list[Written]:
-    """The student edition of every notebook under ``source``, as it would be written under ``target``.
+    """The student edition of every notebook under ``source``, to write in ``target``.
 
-    Reads and converts every notebook first, so that a bad notebook stops the command before
-    anything is written. Raises :class:`NotebookError` (naming the notebook, and the cell for a
-    bad cell) or :class:`ValueError` for a target that would destroy a source.
+    Reads and converts every notebook first, so that a bad notebook stops the command
+    before anything is written. Raises :class:`NotebookError` (naming the notebook, and
+    the cell for a bad cell) or :class:`ValueError` for a target that would destroy a
+    source.
     """
     source, target = Path(source), Path(target)
     if not source.exists():
@@ -53,8 +55,9 @@ def plan_student_edition(
         raise ValueError(f"{target} is a file; the student edition needs a folder")
     if source.is_dir() and _inside(dst, src):
         raise ValueError(
-            f"the output folder {target} is the input folder {source} or lies inside it; "
-            "choose a folder outside it (a second run would stub the student edition itself)"
+            f"the output folder {target} is the input folder {source} or lies inside "
+            "it; choose a folder outside it (a second run would stub the student "
+            "edition itself)"
         )
     notebooks = find_notebooks([source])
     inputs = {p.resolve() for p in notebooks}
@@ -63,7 +66,8 @@ def plan_student_edition(
         out = target / (path.relative_to(source) if source.is_dir() else path.name)
         if out.resolve() in inputs:
             raise ValueError(
-                f"{out} would overwrite the input notebook {path}; choose another output folder"
+                f"{out} would overwrite the input notebook {path}; choose another "
+                "output folder"
             )
         nb = read_notebook(path)
         try:
@@ -81,11 +85,11 @@ def plan_student_edition(
 def write_student_edition(
     source: str | os.PathLike, target: str | os.PathLike, force: bool = False
 ) -> list[Written]:
-    """Write the student edition of every notebook under ``source`` into ``target``; see the module.
+    """Write the student edition of every notebook under ``source`` into ``target``.
 
-    Existing outputs with other content make it refuse (:class:`FileExistsError`, listing them)
-    unless ``force``; each returned :class:`Written` says whether its file was written, replaced
-    or left unchanged.
+    Existing outputs with other content make it refuse (:class:`FileExistsError`,
+    listing them) unless ``force``; each returned :class:`Written` says whether its file
+    was written, replaced or left unchanged.
     """
     plan = plan_student_edition(source, target)
     for item in plan:
