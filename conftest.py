@@ -1,7 +1,8 @@
 """Pytest set-up shared by the unit tests and the notebook tests (nbval).
 
-Notebooks are committed without outputs, so nbval (``--nbval-lax``) checks that every cell
-runs; a cell whose result matters asserts it, as the data checks of ``book/00_data.ipynb`` do.
+Notebooks are committed without outputs, so nbval (``--nbval-lax``) checks that every
+cell runs; a cell whose result matters asserts it, as the data cells of the first chapter
+do.
 """
 
 from __future__ import annotations

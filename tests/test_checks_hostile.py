@@ -1,4 +1,4 @@
-"""Every check against hostile answers: a ✗ verdict in one line, no exception, no hang, no trace."""
+"""Every check against hostile answers: one ✗ line, no exception, no hang, no trace."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ LIMIT = 0.5  # seconds per call during these tests
 
 
 def _right_answers() -> dict[str, object]:
-    """Each check's right answer: the chapters' solution cells, as the check cells pass them."""
+    """Each check's right answer: the book's solution cells,, passed as in the book."""
     answers = {}
     for path in find_notebooks([BOOK]):
         cells = nbformat.read(path, as_version=4).cells

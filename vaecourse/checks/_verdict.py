@@ -233,7 +233,7 @@ def expect_tensor(
 
 
 def verdict(name: str) -> Callable:
-    """Decorator of a check's body ``body(fn, ...) -> str``: print a verdict, return bool.
+    """A check from its body ``body(fn, ...) -> str``: print a verdict, return bool.
 
     The body returns the message of a ✓ and raises :class:`Failed` for a ✗. Anything
     else it raises (the check choking on a strange output) is a ✗ that names the
