@@ -1,7 +1,7 @@
 """Pytest set-up shared by the unit tests and the notebook tests (nbval).
 
 Notebooks are committed without outputs, so nbval (``--nbval-lax``) checks that every
-cell runs; a cell whose result matters asserts it, as the data cells of the first chapter
+cell runs; a cell whose result matters asserts it, as the data cells of chapter 0
 do.
 """
 

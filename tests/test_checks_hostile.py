@@ -269,3 +269,53 @@ def test_compare_accepts_non_finite_values_only_where_the_reference_has_them():
     assert "NaN" in compare(torch.tensor([1.0, INF, -INF, 0.0]), reference)
     assert "is inf" in compare(math.inf, 2.0)
     assert "device" in compare(torch.zeros(2, device="meta"), torch.zeros(2))
+
+
+def test_an_endless_answer_is_stopped_inside_a_jupyter_kernel():
+    """The limit works where students run checks: in a kernel's main thread."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    source = (
+        "from vaecourse.checks import _guard, check_leave_one_out\n"
+        "_guard.TIME_LIMIT = 1.0\n\n\n"
+        "def leave_one_out(signal):\n"
+        "    while True:\n"
+        "        pass\n\n\n"
+        "assert check_leave_one_out(leave_one_out) is False"
+    )
+    nb = new_notebook(cells=[new_code_cell(source)])
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    printed = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert printed.startswith("\u2717 leave_one_out: on K = 4 samples of 3 examples: took ")
+    assert "took longer than 1 s" in printed and printed.count("\n") == 1
+
+
+def test_a_mixture_sampler_with_a_nan_square_root_gets_a_cross(capsys):
+    def sample_mixture(weights, means, covariances, n, generator=None):
+        k = torch.multinomial(weights, n, replacement=True, generator=generator)
+        eps = torch.randn(n, 2, 1, generator=generator)
+        # elementwise square root: NaN where a covariance is negative
+        return means[k] + (covariances.sqrt()[k] @ eps).squeeze(-1)
+
+    assert checks.check_sample_mixture(sample_mixture) is False
+    assert "NaN or inf" in capsys.readouterr().out
+
+
+class _BackwardRaises(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("no gradient today")
+
+
+@pytest.mark.parametrize("check", ["check_bernoulli_nll", "check_reparameterized_sample",
+                                   "check_score_function_surrogate", "check_kl_diag_gaussian"])
+def test_an_answer_whose_backward_raises_gets_a_cross(check, capsys):
+    right = RIGHT[check]
+    assert getattr(checks, check)(lambda *a: _BackwardRaises.apply(right(*a))) is False
+    printed = capsys.readouterr().out
+    assert "raised RuntimeError: no gradient today" in printed and printed.count("\n") == 1
