@@ -287,7 +287,9 @@ def test_an_endless_answer_is_stopped_inside_a_jupyter_kernel():
     nb = new_notebook(cells=[new_code_cell(source)])
     NotebookClient(nb, timeout=120, kernel_name="python3").execute()
     printed = "".join(o.get("text", "") for o in nb.cells[0].outputs)
-    assert printed.startswith("\u2717 leave_one_out: on K = 4 samples of 3 examples: took ")
+    assert printed.startswith(
+        "\u2717 leave_one_out: on K = 4 samples of 3 examples: took "
+    )
     assert "took longer than 1 s" in printed and printed.count("\n") == 1
 
 
@@ -312,10 +314,19 @@ class _BackwardRaises(torch.autograd.Function):
         raise RuntimeError("no gradient today")
 
 
-@pytest.mark.parametrize("check", ["check_bernoulli_nll", "check_reparameterized_sample",
-                                   "check_score_function_surrogate", "check_kl_diag_gaussian"])
+@pytest.mark.parametrize(
+    "check",
+    [
+        "check_bernoulli_nll",
+        "check_reparameterized_sample",
+        "check_score_function_surrogate",
+        "check_kl_diag_gaussian",
+    ],
+)
 def test_an_answer_whose_backward_raises_gets_a_cross(check, capsys):
     right = RIGHT[check]
     assert getattr(checks, check)(lambda *a: _BackwardRaises.apply(right(*a))) is False
     printed = capsys.readouterr().out
-    assert "raised RuntimeError: no gradient today" in printed and printed.count("\n") == 1
+    assert (
+        "raised RuntimeError: no gradient today" in printed and printed.count("\n") == 1
+    )
