@@ -8,11 +8,10 @@ import sys
 __all__ = ["main"]
 
 _EPILOG = """examples:
-          python -m vaecourse.exercises strip book/             # before committing: no
-          outputs python -m vaecourse.exercises strip --check book/     # CI: fail if a
-          notebook has outputs python -m vaecourse.exercises student book/ student/  #
-          the edition without solutions python -m vaecourse.exercises grade
-          submissions/*.ipynb --out grades.csv
+  python -m vaecourse.exercises strip book/             # before committing
+  python -m vaecourse.exercises strip --check book/     # CI: fail if outputs remain
+  python -m vaecourse.exercises student book/ student/  # the edition without solutions
+  python -m vaecourse.exercises grade submissions/ --out grades.csv
 """
 
 

@@ -51,13 +51,17 @@ def _vaecourse_grade(exercises):
 
     import vaecourse.checks as checks
 
-          results = [] for exercise, check, answer in exercises: printed, start =
-          io.StringIO(), time.perf_counter() with contextlib.redirect_stdout(printed):
-          passed = getattr(checks, check)(globals().get(answer)) verdicts = [v for v in
-          printed.getvalue().splitlines() if v[:1] in ("\\u2713", "\\u2717")] verdict =
-          verdicts[-1] if verdicts else "the check printed no verdict"
-          results.append([exercise, passed is True, verdict, time.perf_counter() -
-          start]) print(MARKER + json.dumps(results))
+    results = []
+    for exercise, check, answer in exercises:
+        printed, start = io.StringIO(), time.perf_counter()
+        with contextlib.redirect_stdout(printed):
+            passed = getattr(checks, check)(globals().get(answer))
+        lines = printed.getvalue().splitlines()
+        verdicts = [v for v in lines if v[:1] in ("\\u2713", "\\u2717")]
+        verdict = verdicts[-1] if verdicts else "the check printed no verdict"
+        seconds = time.perf_counter() - start
+        results.append([exercise, passed is True, verdict, seconds])
+    print(MARKER + json.dumps(results))
 
 
 _vaecourse_grade(EXERCISES)
