@@ -1,11 +1,8 @@
 """Pytest set-up shared by the unit tests and the notebook tests (nbval).
 
-Notebooks are committed without outputs, so nbval has nothing stored to compare a cell with.
-For the cells marked to be checked (tag ``nbval-check-output`` or ``# NBVAL_CHECK_OUTPUT``),
-the expected output is kept in the cell's metadata (``metadata.vaecourse.expected_output``,
-written by ``python -m vaecourse.exercises record``). The hook below hands it to nbval as the
-cell's reference output, so ``--nbval-lax`` compares what the cell prints now with it, using
-nbval's own comparison. A marked cell without a stored output fails, rather than passing unchecked.
+Notebooks are committed without outputs, so nbval (``--nbval-lax``) checks that every
+cell runs; a cell whose result matters asserts it, as the data cells of chapter 0
+do.
 """
 
 from __future__ import annotations
@@ -14,9 +11,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-
-import nbformat
-import pytest
 
 ROOT = Path(__file__).resolve().parent
 
@@ -64,31 +58,3 @@ def _link_or_copy(source, destination):
     except OSError:
         shutil.copy2(source, destination)
 
-
-def _fail_without_reference(item, runtest):
-    def run():
-        runtest()  # run the cell anyway: the cells after it need its state
-        raise pytest.fail.Exception(
-            f"{item.nodeid}: this cell is marked for output checking but has no expected output "
-            "stored; run `python -m vaecourse.exercises record <notebook>` and review the diff"
-        )
-
-    return run
-
-
-def pytest_collection_modifyitems(session, config, items):
-    try:
-        from nbval.plugin import IPyNbCell
-    except ImportError:
-        return
-    from vaecourse.exercises import expected_output, is_check_output_cell
-
-    for item in items:
-        if not isinstance(item, IPyNbCell) or not item.options.get("check"):
-            continue
-        expected = expected_output(item.cell)
-        if expected is not None:
-            item.cell.outputs = [nbformat.from_dict(output) for output in expected]
-            item.cell.execution_count = 1  # nbval only compares cells that were run
-        elif is_check_output_cell(item.cell):
-            item.runtest = _fail_without_reference(item, item.runtest)

@@ -33,7 +33,9 @@ def _collect() -> dict[str, str]:
             if not name.startswith("check_"):
                 continue
             if name in origin:
-                raise ImportError(f"{name} is defined in both checks/{origin[name]}.py and checks/{info.name}.py")
+                raise ImportError(
+                    f"{name} is defined in both checks/{origin[name]}.py and checks/{info.name}.py"
+                )
             origin[name] = info.name
             globals()[name] = getattr(module, name)
             __all__.append(name)

@@ -9,7 +9,9 @@ from ._verdict import Case, gen, run_check
 __all__ = ["check_pixels_on_per_digit"]
 
 
-def _pixels_on_per_digit(x: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+def _pixels_on_per_digit(
+    x: torch.Tensor, labels: torch.Tensor, num_classes: int = 10
+) -> torch.Tensor:
     """Reference: the mean number of pixels on in the images of each class, ``(num_classes,)``."""
     on = x.sum(dim=-1)  # (N,) pixels on per image
     totals = torch.zeros(num_classes, dtype=x.dtype).index_add_(0, labels, on)  # (C,)
@@ -17,13 +19,19 @@ def _pixels_on_per_digit(x: torch.Tensor, labels: torch.Tensor, num_classes: int
     return totals / counts
 
 
-def _batch(num_images: int, num_pixels: int, num_classes: int, seed: int, dtype=torch.float32):
+def _batch(
+    num_images: int, num_pixels: int, num_classes: int, seed: int, dtype=torch.float32
+):
     """Binary images whose density of on pixels depends on the class; every class present."""
     g = gen(seed)
     labels = torch.arange(num_images) % num_classes  # every class appears
-    labels = labels[torch.randperm(num_images, generator=g)]  # ... in no particular order
+    labels = labels[
+        torch.randperm(num_images, generator=g)
+    ]  # ... in no particular order
     density = torch.linspace(0.05, 0.5, num_classes)[labels]  # (N,)
-    x = torch.bernoulli(density[:, None].expand(num_images, num_pixels), generator=g).to(dtype)
+    x = torch.bernoulli(
+        density[:, None].expand(num_images, num_pixels), generator=g
+    ).to(dtype)
     return x, labels
 
 

@@ -32,15 +32,31 @@ def check_bernoulli_nll(fn) -> bool:
     g = gen(0)
     x = torch.bernoulli(torch.full((5, 784), 0.2), generator=g)
     logits = torch.randn(5, 784, generator=g).mul(3).requires_grad_()
-    saturated = (torch.randn(4, 10, generator=g) * 200).requires_grad_()  # |logits| in the hundreds
+    saturated = (
+        torch.randn(4, 10, generator=g) * 200
+    ).requires_grad_()  # |logits| in the hundreds
     x_sat = torch.bernoulli(torch.full((4, 10), 0.5), generator=g)
     x64 = torch.bernoulli(torch.full((3, 6), 0.5), generator=g).double()
     cases = [
         Case("a batch of images and moderate logits", (x, logits)),
-        Case("logits in the hundreds (a naive log(sigmoid) gives inf)", (x_sat, saturated)),
-        Case("float64 inputs", (x64, torch.randn(3, 6, generator=g, dtype=torch.float64).requires_grad_())),
+        Case(
+            "logits in the hundreds (a naive log(sigmoid) gives inf)",
+            (x_sat, saturated),
+        ),
+        Case(
+            "float64 inputs",
+            (x64, torch.randn(3, 6, generator=g, dtype=torch.float64).requires_grad_()),
+        ),
     ]
-    return run_check("bernoulli_nll", fn, _bernoulli_nll, cases, atol=1e-4, rtol=1e-5, check_grad=True)
+    return run_check(
+        "bernoulli_nll",
+        fn,
+        _bernoulli_nll,
+        cases,
+        atol=1e-4,
+        rtol=1e-5,
+        check_grad=True,
+    )
 
 
 def check_fit_gaussian(fn) -> bool:
@@ -53,8 +69,14 @@ def check_fit_gaussian(fn) -> bool:
     g = gen(1)
     mixing = torch.tensor([[2.0, 0.0], [1.5, 0.5]])
     cases = [
-        Case("correlated 2-D codes", (torch.randn(500, 2, generator=g) @ mixing + torch.tensor([3.0, -1.0]),)),
+        Case(
+            "correlated 2-D codes",
+            (torch.randn(500, 2, generator=g) @ mixing + torch.tensor([3.0, -1.0]),),
+        ),
         Case("5-D codes", (torch.randn(50, 5, generator=g),)),
-        Case("three float64 codes", (torch.randn(3, 2, generator=g, dtype=torch.float64),)),
+        Case(
+            "three float64 codes",
+            (torch.randn(3, 2, generator=g, dtype=torch.float64),),
+        ),
     ]
     return run_check("fit_gaussian", fn, _fit_gaussian, cases, atol=1e-5, rtol=1e-4)

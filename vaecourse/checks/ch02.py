@@ -26,18 +26,36 @@ def check_naive_log_marginal(fn) -> bool:
     """
     g = gen(2)
     cases = [
-        Case("log-likelihoods near zero", (torch.randn(10, 3, generator=g).requires_grad_(),)),
-        Case("log-likelihoods of an image, around -500 nats (exp underflows to 0)",
-             ((torch.randn(1000, 4, generator=g) * 30 - 500).requires_grad_(),)),
+        Case(
+            "log-likelihoods near zero",
+            (torch.randn(10, 3, generator=g).requires_grad_(),),
+        ),
+        Case(
+            "log-likelihoods of an image, around -500 nats (exp underflows to 0)",
+            ((torch.randn(1000, 4, generator=g) * 30 - 500).requires_grad_(),),
+        ),
         Case("a single sample (m = 1)", (torch.tensor([[-120.0, -90.0]]),)),
-        Case("float64 values", (torch.randn(7, 2, generator=g, dtype=torch.float64) * 50 - 300,)),
+        Case(
+            "float64 values",
+            (torch.randn(7, 2, generator=g, dtype=torch.float64) * 50 - 300,),
+        ),
     ]
-    return run_check("naive_log_marginal", fn, _naive_log_marginal, cases, atol=1e-4, rtol=1e-6, check_grad=True)
+    return run_check(
+        "naive_log_marginal",
+        fn,
+        _naive_log_marginal,
+        cases,
+        atol=1e-4,
+        rtol=1e-6,
+        check_grad=True,
+    )
 
 
 def _ppca_posterior(W: torch.Tensor, b: torch.Tensor, s: float, x: torch.Tensor):
     """Reference: :meth:`vaecourse.ProbabilisticPCA.posterior` of the model with parameters ``(W, b, s)``."""
-    model = ProbabilisticPCA(W.shape[0], W.shape[1], noise_scale=s, dtype=str(W.dtype).removeprefix("torch."))
+    model = ProbabilisticPCA(
+        W.shape[0], W.shape[1], noise_scale=s, dtype=str(W.dtype).removeprefix("torch.")
+    )
     with torch.no_grad():
         model.W.copy_(W)
         model.b.copy_(b)
@@ -58,5 +76,7 @@ def check_ppca_posterior(fn) -> bool:
         W = torch.randn(x_dim, z_dim, generator=g, dtype=torch.float64)
         b = torch.randn(x_dim, generator=g, dtype=torch.float64)
         x = torch.randn(6, x_dim, generator=g, dtype=torch.float64) * 2
-        cases.append(Case(f"pPCA with D = {x_dim}, Dz = {z_dim}, s = {s}", (W, b, s, x)))
+        cases.append(
+            Case(f"pPCA with D = {x_dim}, Dz = {z_dim}, s = {s}", (W, b, s, x))
+        )
     return run_check("ppca_posterior", fn, _ppca_posterior, cases, atol=1e-9, rtol=1e-7)

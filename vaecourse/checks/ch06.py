@@ -15,7 +15,9 @@ def _sbn_log_likelihood(x, prior_logits, weight, bias):
     """Reference: log p(x) of a linear SBN by enumerating the 2^Dz latent states, ``(B,)``."""
     z = all_binary_states(prior_logits.shape[0], dtype=x.dtype)  # (S, Dz)
     logits = z @ weight.T + bias  # (S, D)
-    log_joint = log_bernoulli(z, prior_logits)[:, None] + log_bernoulli(x, logits[:, None, :])  # (S, B)
+    log_joint = log_bernoulli(z, prior_logits)[:, None] + log_bernoulli(
+        x, logits[:, None, :]
+    )  # (S, B)
     return torch.logsumexp(log_joint, dim=0)
 
 
@@ -36,11 +38,15 @@ def check_sbn_log_likelihood(fn) -> bool:
     True
     """
     cases = [
-        Case("a batch of 5 images of 8 pixels, 3 latents", _linear_sbn(5, 8, 3, seed=0)),
+        Case(
+            "a batch of 5 images of 8 pixels, 3 latents", _linear_sbn(5, 8, 3, seed=0)
+        ),
         Case("one image of 784 pixels, 6 latents", _linear_sbn(1, 784, 6, seed=1)),
         Case("20 images of 30 pixels, 10 latents", _linear_sbn(20, 30, 10, seed=2)),
     ]
-    return run_check("sbn_log_likelihood", fn, _sbn_log_likelihood, cases, atol=1e-8, rtol=1e-8)
+    return run_check(
+        "sbn_log_likelihood", fn, _sbn_log_likelihood, cases, atol=1e-8, rtol=1e-8
+    )
 
 
 def _mean_field_case(k, batch, z_dim, seed):
@@ -60,8 +66,17 @@ def check_mean_field_gradient(fn) -> bool:
     True
     """
     cases = [
-        Case("K = 2 samples of 3 latents for 4 images", _mean_field_case(2, 4, 3, seed=0)),
-        Case("K = 5 samples of 16 latents for 10 images", _mean_field_case(5, 10, 16, seed=1)),
-        Case("K = 20 samples of 1 latent for 1 image", _mean_field_case(20, 1, 1, seed=2)),
+        Case(
+            "K = 2 samples of 3 latents for 4 images", _mean_field_case(2, 4, 3, seed=0)
+        ),
+        Case(
+            "K = 5 samples of 16 latents for 10 images",
+            _mean_field_case(5, 10, 16, seed=1),
+        ),
+        Case(
+            "K = 20 samples of 1 latent for 1 image", _mean_field_case(20, 1, 1, seed=2)
+        ),
     ]
-    return run_check("mean_field_gradient", fn, mean_field_gradient, cases, atol=1e-8, rtol=1e-6)
+    return run_check(
+        "mean_field_gradient", fn, mean_field_gradient, cases, atol=1e-8, rtol=1e-6
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..ae_gmm import gmm_log_density
-from ._verdict import Case, gen, report, run_check
+from ._verdict import Case, Failed, call, expect_tensor, gen, run_check, verdict
 
 __all__ = ["check_sample_mixture", "check_mixture_log_density"]
 
@@ -24,16 +24,20 @@ def _mixture(num_components: int, seed: int, dtype=torch.float32):
 def _mixture_moments(weights, means, covariances):
     mean = (weights[:, None] * means).sum(0)
     centred = means - mean
-    cov = (weights[:, None, None] * (covariances + centred[:, :, None] * centred[:, None, :])).sum(0)
+    cov = (
+        weights[:, None, None]
+        * (covariances + centred[:, :, None] * centred[:, None, :])
+    ).sum(0)
     return mean, cov
 
 
-def check_sample_mixture(fn, n: int = 200_000) -> bool:
+@verdict("sample_mixture")
+def check_sample_mixture(fn, n: int = 200_000):
     """Check ``fn(weights, means, covariances, n, generator)``: ``n`` draws ``(n, 2)`` from a Gaussian mixture.
 
-    The draws are random, so the check is statistical: the sample mean and covariance must match the
-    mixture's within a few standard errors, and the draws nearest each component must come in
-    proportion to its weight.
+    The draws are random, so the check is statistical: the sample mean and covariance
+    must match the mixture's within a few standard errors, and the draws nearest each
+    component must come in proportion to its weight.
 
     >>> def reference(w, m, c, n, generator=None):
     ...     k = torch.multinomial(w, n, replacement=True, generator=generator)
@@ -42,44 +46,53 @@ def check_sample_mixture(fn, n: int = 200_000) -> bool:
     ✓ sample_mixture: mean, covariance and component frequencies match the mixture
     True
     """
-    name = "sample_mixture"
     weights, means, covariances = _mixture(3, seed=0)
-    try:
-        z = fn(weights, means, covariances, n, gen(1))
-    except NotImplementedError:
-        return report(name, False, "not implemented yet")
-    except Exception as error:  # the student's error is the verdict
-        return report(name, False, f"raised {type(error).__name__}: {error}")
-    if not isinstance(z, torch.Tensor) or z.shape != (n, 2):
-        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-        return report(name, False, f"expected a tensor of shape ({n}, 2), got {shape}")
-    z = z.detach().to(weights.dtype)
+    z = call(fn, (weights, means, covariances, n, gen(1)))
+    z = expect_tensor(z, (n, 2), what="sample").detach().to(weights.dtype)
     mean, cov = _mixture_moments(weights, means, covariances)
     mean_error = (z.mean(0) - mean).abs().max().item()
     tolerance = 5 * cov.diagonal().sqrt().max().item() / n**0.5
     if mean_error > tolerance:
-        return report(name, False, f"the sample mean is off by {mean_error:.3g} (tolerance {tolerance:.2g}); "
-                                   "are the components drawn with the right weights?")
+        raise Failed(
+            f"the sample mean is off by {mean_error:.3g} (tolerance {tolerance:.2g}); "
+            "are the components drawn with the right weights?"
+        )
     cov_error = ((torch.cov(z.T) - cov).abs().max() / cov.abs().max()).item()
     if cov_error > 0.02:
-        return report(name, False, f"the sample covariance is off by {cov_error:.1%} of its scale; does each draw "
-                                   "use the Cholesky factor of its own component's covariance?")
+        raise Failed(
+            f"the sample covariance is off by {cov_error:.1%} of its scale; does each draw "
+            "use the Cholesky factor of its own component's covariance?"
+        )
     # share of draws whose most responsible component is c, against the same share for reference draws
-    mixture = torch.distributions.MultivariateNormal(means, covariance_matrix=covariances)
+    mixture = torch.distributions.MultivariateNormal(
+        means, covariance_matrix=covariances
+    )
     c = torch.multinomial(weights, n, replacement=True, generator=gen(2))
-    reference = means[c] + (torch.linalg.cholesky(covariances)[c] @ torch.randn(n, 2, 1, generator=gen(2))).squeeze(-1)
-    shares = [torch.bincount((mixture.log_prob(draws[:, None, :]) + weights.log()).argmax(-1), minlength=3)
-              .to(weights.dtype) / n for draws in (z, reference)]
+    reference = means[c] + (
+        torch.linalg.cholesky(covariances)[c] @ torch.randn(n, 2, 1, generator=gen(2))
+    ).squeeze(-1)
+    shares = [
+        torch.bincount(
+            (mixture.log_prob(draws[:, None, :]) + weights.log()).argmax(-1),
+            minlength=3,
+        ).to(weights.dtype)
+        / n
+        for draws in (z, reference)
+    ]
     if (shares[0] - shares[1]).abs().max().item() > 0.01:
-        return report(name, False, f"the draws fall in the components with frequencies "
-                                   f"{[round(v, 3) for v in shares[0].tolist()]}, expected about "
-                                   f"{[round(v, 3) for v in shares[1].tolist()]}")
-    return report(name, True, "mean, covariance and component frequencies match the mixture")
+        raise Failed(
+            f"the draws fall in the components with frequencies "
+            f"{[round(v, 3) for v in shares[0].tolist()]}, expected about "
+            f"{[round(v, 3) for v in shares[1].tolist()]}"
+        )
+    return "mean, covariance and component frequencies match the mixture"
 
 
 def _mixture_log_density(z, weights, means, covariances):
     """Reference: through the Cholesky factors (an independent route from MultivariateNormal)."""
-    return gmm_log_density(z, torch.log(weights), means, torch.linalg.cholesky(covariances))
+    return gmm_log_density(
+        z, torch.log(weights), means, torch.linalg.cholesky(covariances)
+    )
 
 
 def check_mixture_log_density(fn) -> bool:
@@ -92,9 +105,29 @@ def check_mixture_log_density(fn) -> bool:
     w3, m3, c3 = _mixture(3, seed=2, dtype=torch.float64)
     w30, m30, c30 = _mixture(30, seed=3, dtype=torch.float64)
     cases = [
-        Case("codes near a 3-component mixture", (torch.randn(50, 2, generator=gen(4), dtype=torch.float64) * 5, w3, m3, c3)),
-        Case("30 components, as in the report", (torch.randn(20, 2, generator=gen(5), dtype=torch.float64) * 5, w30, m30, c30)),
-        Case("codes far from every component (exp underflows)",
-             (torch.tensor([[300.0, -400.0], [1e3, 1e3]], dtype=torch.float64), w3, m3, c3)),
+        Case(
+            "codes near a 3-component mixture",
+            (torch.randn(50, 2, generator=gen(4), dtype=torch.float64) * 5, w3, m3, c3),
+        ),
+        Case(
+            "30 components, as in the report",
+            (
+                torch.randn(20, 2, generator=gen(5), dtype=torch.float64) * 5,
+                w30,
+                m30,
+                c30,
+            ),
+        ),
+        Case(
+            "codes far from every component (exp underflows)",
+            (
+                torch.tensor([[300.0, -400.0], [1e3, 1e3]], dtype=torch.float64),
+                w3,
+                m3,
+                c3,
+            ),
+        ),
     ]
-    return run_check("mixture_log_density", fn, _mixture_log_density, cases, atol=1e-6, rtol=1e-8)
+    return run_check(
+        "mixture_log_density", fn, _mixture_log_density, cases, atol=1e-6, rtol=1e-8
+    )

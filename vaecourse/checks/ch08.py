@@ -25,10 +25,18 @@ def check_iw_estimate(fn) -> bool:
     True
     """
     cases = [
-        Case("log-weights of 10 samples for 4 images", (torch.randn(10, 4, generator=gen(0), dtype=torch.float64),)),
-        Case("log-weights near -100 nats (exp underflows in float32)",
-             (-100 + 5 * torch.randn(50, 3, generator=gen(1)),)),
-        Case("one sample per image (K = 1 is the ELBO estimate)", (-90 + torch.randn(1, 6, generator=gen(2)),)),
+        Case(
+            "log-weights of 10 samples for 4 images",
+            (torch.randn(10, 4, generator=gen(0), dtype=torch.float64),),
+        ),
+        Case(
+            "log-weights near -100 nats (exp underflows in float32)",
+            (-100 + 5 * torch.randn(50, 3, generator=gen(1)),),
+        ),
+        Case(
+            "one sample per image (K = 1 is the ELBO estimate)",
+            (-90 + torch.randn(1, 6, generator=gen(2)),),
+        ),
     ]
     return run_check("iw_estimate", fn, _iw_estimate, cases, atol=1e-5, rtol=1e-6)
 
@@ -46,7 +54,13 @@ def check_bits_per_pixel(fn) -> bool:
     True
     """
     cases = [
-        Case("log-likelihoods of MNIST images", (torch.tensor([-88.7, -100.0, -543.4]), 784)),
-        Case("a single image of 4 pixels", (torch.tensor([-math.log(16)], dtype=torch.float64), 4)),
+        Case(
+            "log-likelihoods of MNIST images",
+            (torch.tensor([-88.7, -100.0, -543.4]), 784),
+        ),
+        Case(
+            "a single image of 4 pixels",
+            (torch.tensor([-math.log(16)], dtype=torch.float64), 4),
+        ),
     ]
     return run_check("bits_per_pixel", fn, _bits_per_pixel, cases, atol=1e-6, rtol=1e-5)
