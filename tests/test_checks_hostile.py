@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import math
 import random
 import signal
@@ -212,10 +214,25 @@ def test_the_right_answer_passes_and_leaves_no_trace(check, capsys):
     assert printed.count("\n") == 1 and printed.startswith("\u2713 "), printed
 
 
+def _takes_tensors(check: str) -> bool:
+    """Whether the check passes the answer any tensor (which the answer could change in place)."""
+    seen = []
+
+    def probe(*args, **kwargs):
+        seen.append(_first_tensor([*args, *kwargs.values()]) is not None)
+        return RIGHT[check](*args, **kwargs)
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        getattr(checks, check)(probe)
+    return any(seen)
+
+
 @pytest.mark.parametrize("hostile", HOSTILE)
 @pytest.mark.parametrize("check", CHECKS)
 def test_a_hostile_answer_gets_a_cross(check, hostile, capsys, monkeypatch):
     monkeypatch.setattr(_guard, "TIME_LIMIT", LIMIT)
+    if hostile == "changes its input in place" and not _takes_tensors(check):
+        pytest.skip("the check passes only numbers, which cannot be changed in place")
     make, message = HOSTILE[hostile]
     answer = make(RIGHT[check])
     before = _global_state()

@@ -50,9 +50,10 @@ def check_log_weights(fn) -> bool:
     ✓ log_weights: correct on 2 inputs, gradients included
     True
     """
-    torch.manual_seed(13)
-    small = GaussianVAE(x_dim=12, z_dim=3, hidden=(8,))
-    larger = GaussianVAE(x_dim=784, z_dim=20, hidden=(64,))
+    with torch.random.fork_rng():  # seeded models, the caller's random state untouched
+        torch.manual_seed(13)
+        small = GaussianVAE(x_dim=12, z_dim=3, hidden=(8,))
+        larger = GaussianVAE(x_dim=784, z_dim=20, hidden=(64,))
     g = gen(13)
     cases = []
     for label, model, k in (("a small VAE, K = 1", small, 1), ("a 784-64-20 VAE, K = 5", larger, 5)):
