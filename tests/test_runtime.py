@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vaecourse import runtime
+from vaecourse import runtime, threads
 
 
 def test_quick_mode_reads_the_environment(monkeypatch):
@@ -37,3 +37,57 @@ def test_device_can_be_forced(monkeypatch):
     monkeypatch.delenv("VAECOURSE_DEVICE")
     expected = "cuda" if torch.cuda.is_available() else runtime.default_device().type
     assert runtime.default_device().type == expected
+
+
+def test_a_device_this_machine_lacks_is_named_with_the_available_ones(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("VAECOURSE_DEVICE", "cuda")
+    with pytest.raises(ValueError, match=r"VAECOURSE_DEVICE='cuda': this machine has no such device; "
+                                         r"available: .*cpu"):
+        runtime.default_device()
+    monkeypatch.setenv("VAECOURSE_DEVICE", "gpu0")
+    with pytest.raises(ValueError, match=r"VAECOURSE_DEVICE='gpu0' is not a device name; expected one of"):
+        runtime.default_device()
+
+
+def test_env_flag_reads_every_spelling_and_rejects_others(monkeypatch):
+    for value, expected in [("1", True), (" Yes ", True), ("on", True), ("0", False), ("", False), ("off", False)]:
+        monkeypatch.setenv("VAECOURSE_FLAG", value)
+        assert runtime.env_flag("VAECOURSE_FLAG") is expected
+    monkeypatch.delenv("VAECOURSE_FLAG")
+    assert runtime.env_flag("VAECOURSE_FLAG") is False and runtime.env_flag("VAECOURSE_FLAG", None) is None
+    monkeypatch.setenv("VAECOURSE_FLAG", "2")
+    with pytest.raises(ValueError, match="VAECOURSE_FLAG='2' is not understood"):
+        runtime.env_flag("VAECOURSE_FLAG")
+
+
+def test_child_environment_puts_this_package_first_once_and_keeps_user_settings(tmp_path):
+    import os
+
+    env = runtime.child_environment({"PYTHONPATH": os.pathsep.join(["/a", str(runtime.PACKAGE_ROOT)]),
+                                     "VAECOURSE_CACHE": "cache", "OMP_NUM_THREADS": "3"})
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(runtime.PACKAGE_ROOT), "/a"]
+    assert env["VAECOURSE_CACHE"] == str((runtime.Path.cwd() / "cache").resolve())
+    assert env["OMP_NUM_THREADS"] == "3" and env["GOMP_SPINCOUNT"] == str(threads.SPIN_COUNT)
+
+
+def test_thread_policy_uses_the_cpus_the_process_may_use(monkeypatch):
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert threads.thread_environment({})["OMP_NUM_THREADS"] == "3"
+    assert threads.thread_environment({"VAECOURSE_THREADS": "2"})["OMP_NUM_THREADS"] == "2"
+    assert threads.thread_environment({"VAECOURSE_THREADS": "torch"}) == {}
+    with pytest.raises(ValueError, match="VAECOURSE_THREADS='many' is not understood"):
+        threads.thread_environment({"VAECOURSE_THREADS": "many"})
+
+
+def test_a_fresh_process_that_imports_the_package_runs_under_the_policy(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    env["PYTHONPATH"] = str(runtime.PACKAGE_ROOT)
+    code = "import os, vaecourse, torch; print(torch.get_num_threads(), os.environ['GOMP_SPINCOUNT'])"
+    done = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["1", str(threads.SPIN_COUNT)]  # one usable CPU: one thread
