@@ -24,6 +24,7 @@ from .runtime import child_environment, is_quick
 __all__ = ["build", "failed_cells", "main"]
 
 _GLUE = re.compile(r"^(?P<where>\S+?)(?::\d+)?: (?:WARNING|ERROR): No key '(?P<key>[^']+)' found in glue data")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes of IPython's tracebacks
 _BLOCK = re.compile(r"-{18}\n(?P<source>.*?)\n-{18}", re.S)  # nbclient quotes the failing cell between these
 
 
@@ -48,7 +49,7 @@ def failed_cells(root: Path, html: Path) -> list[str]:
     lines = []
     for log in sorted((html / "reports").rglob("*.err.log")):
         docname = log.relative_to(html / "reports").as_posix().removesuffix(".err.log")
-        report = log.read_text(encoding="utf-8", errors="replace")
+        report = _ANSI.sub("", log.read_text(encoding="utf-8", errors="replace"))
         last = [line for line in report.strip().splitlines() if line.strip()]
         error = last[-1].strip() if last else "unknown error"
         cell = _cell_number(root / f"{docname}.ipynb", report)
