@@ -57,13 +57,16 @@ def failed_cells(root: Path, html: Path) -> list[str]:
     return lines
 
 
-def build(root: str | Path = ".", extra: Sequence[str] = (), out=None) -> int:
+def build(root: str | Path = ".", extra: Sequence[str] = (), path_output: str | Path | None = None,
+          out=None) -> int:
     """Build the book at ``root``; print what failed and where the book is; return the exit status."""
     out = out or sys.stdout
     root = Path(root).resolve()
     if not (root / "_config.yml").exists():
         raise SystemExit(f"{root} has no _config.yml: run this from the book's root folder or pass it")
-    html = root / "_build" / "html"
+    if path_output is not None:
+        extra = ["--path-output", str(path_output), *extra]
+    html = Path(path_output or root).resolve() / "_build" / "html"
     for old in (html / "reports").rglob("*.err.log"):
         old.unlink()  # reports of an earlier build are not this build's failures
     script = Path(sys.executable).with_name("jupyter-book")  # the console script of this environment
@@ -98,8 +101,9 @@ def build(root: str | Path = ".", extra: Sequence[str] = (), out=None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vaecourse.build", description=__doc__.split("\n\n")[0])
     parser.add_argument("root", nargs="?", default=".", help="the book's root folder (default: .)")
+    parser.add_argument("--path-output", default=None, help="write _build/ here instead of in the root")
     args, extra = parser.parse_known_args(argv)
-    return build(args.root, extra)
+    return build(args.root, extra, path_output=args.path_output)
 
 
 if __name__ == "__main__":

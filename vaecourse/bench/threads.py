@@ -1,6 +1,6 @@
 """Training speed under thread settings, on a quiet CPU and beside one busy process per core.
 
-Each setting runs in a fresh Python process, because OpenMP reads its environment
+Each setting runs in a fresh Python process (or a fresh Jupyter kernel, as a chapter runs), because OpenMP reads its environment
 (``OMP_NUM_THREADS``, ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``) once, when torch loads it,
 and torch's inter-op pool can be sized only before its first use. A process times the
 course's training step (:func:`vaecourse.train`, the course's default Gaussian VAE,
@@ -39,12 +39,15 @@ def _settings() -> dict[str, dict]:
         "OMP_WAIT_POLICY=PASSIVE": dict(env={"VAECOURSE_THREADS": "torch", "OMP_WAIT_POLICY": "PASSIVE"}),
         "1 inter-op thread": dict(env={"VAECOURSE_THREADS": "torch"}, interop=1),
         "GOMP_SPINCOUNT=10000": dict(env={"VAECOURSE_THREADS": "torch", "GOMP_SPINCOUNT": "10000"}),
-        "course policy": dict(env=thread_environment()),
+        "course policy": dict(env=thread_environment({})),
+        "torch default, Jupyter kernel": dict(env={"VAECOURSE_THREADS": "torch"}, kernel=True),
+        "course policy, Jupyter kernel": dict(env=thread_environment({}), kernel=True),
     }
 
 
 SETTINGS: tuple[str, ...] = ("torch default", "1 thread", "usable CPUs", "OMP_WAIT_POLICY=PASSIVE",
-                             "1 inter-op thread", "GOMP_SPINCOUNT=10000", "course policy")
+                             "1 inter-op thread", "GOMP_SPINCOUNT=10000", "course policy",
+                             "torch default, Jupyter kernel", "course policy, Jupyter kernel")
 """The settings compared, by name (``--settings`` picks some of them)."""
 
 
@@ -75,15 +78,39 @@ def _worker(spec: dict) -> None:
 def _run_setting(name: str, spec: dict, batch: int, steps: int, seconds: float, timeout: float) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in _THREAD_VARIABLES}
     env.update(spec["env"])
-    job = dict(batch=batch, steps=steps, seconds=seconds, interop=spec.get("interop"))
-    command = [sys.executable, "-m", "vaecourse.bench.threads", json.dumps(job)]
+    job = json.dumps(dict(batch=batch, steps=steps, seconds=seconds, interop=spec.get("interop")))
     try:
+        if spec.get("kernel"):
+            return json.loads(_run_in_kernel(job, env, timeout))
+        command = [sys.executable, "-m", "vaecourse.bench.threads", job]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=True)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, TimeoutError):
         return dict(ips=float("nan"), threads="-", interop="-", error=f"over {timeout:.0f} s")
     except subprocess.CalledProcessError as error:
         raise RuntimeError(f"setting {name!r} failed:\n{error.stderr[-2000:]}") from None
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _run_in_kernel(job: str, env: dict[str, str], timeout: float) -> str:
+    """Run the worker in a fresh Jupyter kernel (as a chapter runs), return its JSON line."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
+
+    code = f"import json\nfrom vaecourse.bench.threads import _worker\n_worker(json.loads({job!r}))"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    saved = os.environ.copy()
+    os.environ.clear()
+    os.environ.update(env)  # the kernel inherits this process's environment
+    try:
+        NotebookClient(notebook, timeout=int(timeout), kernel_name="python3").execute()
+    except CellTimeoutError as error:
+        raise TimeoutError(str(error)) from None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    text = "".join(o.get("text", "") for o in notebook.cells[0].outputs if o.get("name") == "stdout")
+    return text.strip().splitlines()[-1]
 
 
 class _Neighbours:
