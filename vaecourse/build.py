@@ -5,7 +5,7 @@ error, all of them are reported), with the kernels under the course's thread set
 it prints, for each chapter that failed to execute, the chapter and the cell that failed (from the
 execution reports in ``_build/html/reports/``), each glued number the prose asks for but no cell
 stored, and where the built book is. The exit status is non-zero when anything failed.
-Extra arguments go to ``jupyter-book build`` (e.g. ``--builder latex``).
+Arguments after the root folder go to ``jupyter-book build`` (e.g. ``. --builder latex``).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def build(root: str | Path = ".", extra: Sequence[str] = (), path_output: str | 
                           text=True, errors="replace") as process:
         for line in process.stdout:
             out.write(line)
-            match = _GLUE.match(line.strip())
+            match = _GLUE.match(_ANSI.sub("", line).strip())
             if match:
                 glue_missing.append(f"{match['where']}: no cell stored the glued value {match['key']!r}")
     failures = failed_cells(root, html) + sorted(set(glue_missing))

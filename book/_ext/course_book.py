@@ -108,8 +108,9 @@ def kernel_environment() -> dict[str, str]:
 
 def setup(app) -> dict:
     """Sphinx extension: the environment of the executing kernels, per-mode settings, the checks."""
+    env = kernel_environment()  # the kernels inherit this process's environment
     os.environ.clear()
-    os.environ.update(kernel_environment())
+    os.environ.update(env)
     app.add_config_value("course_quick_cell_timeout", QUICK_CELL_TIMEOUT, "env", [int])
     app.connect("config-inited", _configure)
     app.connect("source-read", _read_notebook_source)
