@@ -275,6 +275,21 @@ def test_book_kernels_get_the_package_the_thread_policy_and_static_output(monkey
     assert env["OMP_NUM_THREADS"] == str(len(os.sched_getaffinity(0))) and int(env["GOMP_SPINCOUNT"]) > 0
 
 
+def test_book_extension_keeps_the_users_variables_for_the_kernels(monkeypatch):
+    from types import SimpleNamespace
+
+    saved = dict(os.environ)
+    monkeypatch.setenv("VAECOURSE_DATA", "/some/data")
+    app = SimpleNamespace(connect=lambda *args: None, add_config_value=lambda *args: None)
+    try:
+        _book_extension().setup(app)
+        assert os.environ["VAECOURSE_DATA"] == "/some/data" and os.environ["VAECOURSE_STATIC"] == "1"
+        assert os.environ["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def test_toc_pages_follow_the_reading_order_of_a_nested_toc(tmp_path):
     (tmp_path / "_toc.yml").write_text(
         "format: jb-book\nroot: intro\nparts:\n  - caption: A\n    chapters:\n      - file: a\n"

@@ -38,15 +38,19 @@ def _settings() -> dict[str, dict]:
         "usable CPUs": dict(env={"VAECOURSE_THREADS": "torch", "OMP_NUM_THREADS": n}),
         "OMP_WAIT_POLICY=PASSIVE": dict(env={"VAECOURSE_THREADS": "torch", "OMP_WAIT_POLICY": "PASSIVE"}),
         "1 inter-op thread": dict(env={"VAECOURSE_THREADS": "torch"}, interop=1),
-        "GOMP_SPINCOUNT=10000": dict(env={"VAECOURSE_THREADS": "torch", "GOMP_SPINCOUNT": "10000"}),
+        **{f"GOMP_SPINCOUNT={n}": dict(env={"VAECOURSE_THREADS": "torch", "GOMP_SPINCOUNT": str(n)})
+           for n in _SPIN_COUNTS},
         "course policy": dict(env=thread_environment({})),
         "torch default, Jupyter kernel": dict(env={"VAECOURSE_THREADS": "torch"}, kernel=True),
         "course policy, Jupyter kernel": dict(env=thread_environment({}), kernel=True),
     }
 
 
+_SPIN_COUNTS = (1000, 3000, 10000, 30000)
+
 SETTINGS: tuple[str, ...] = ("torch default", "1 thread", "usable CPUs", "OMP_WAIT_POLICY=PASSIVE",
-                             "1 inter-op thread", "GOMP_SPINCOUNT=10000", "course policy",
+                             "1 inter-op thread", *(f"GOMP_SPINCOUNT={n}" for n in _SPIN_COUNTS),
+                             "course policy",
                              "torch default, Jupyter kernel", "course policy, Jupyter kernel")
 """The settings compared, by name (``--settings`` picks some of them)."""
 
@@ -139,6 +143,7 @@ def time_settings(names: Sequence[str], loaded: bool, rounds: int = 3, batch: in
     runs: dict[str, list[dict]] = {n: [] for n in names}
     for _ in range(rounds):
         for name in names:
+            print(f"#   {'loaded' if loaded else 'quiet'}: {name}", file=sys.stderr, flush=True)
             if loaded:
                 with _Neighbours():
                     runs[name].append(_run_setting(name, specs[name], batch, steps, seconds, timeout))
