@@ -25,13 +25,13 @@ __all__ = ["build", "failed_cells", "main"]
 
 _GLUE = re.compile(r"^(?P<where>\S+?)(?::\d+)?: (?:WARNING|ERROR): No key '(?P<key>[^']+)' found in glue data")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes of IPython's tracebacks
-_BLOCK = re.compile(r"-{18}\n(?P<source>.*?)\n-{18}", re.S)  # nbclient quotes the failing cell between these
+_BLOCK = re.compile(r"-{18}\n(?P<source>.*?)\n-{18}", re.DOTALL)  # nbclient quotes the failing cell between these
 
 
 def _cell_number(notebook_path: Path, report: str) -> str:
     """Which code cell of the notebook the traceback ``report`` quotes ('cell ?' when none matches)."""
     quoted = _BLOCK.search(report) or re.search(r"preview of the cell contents:\n-+\n(?P<source>.*?)\n-+",
-                                                 report, re.S)
+                                                 report, re.DOTALL)
     if quoted is None or not notebook_path.exists():
         return "cell ?"
     source = quoted.group("source").strip()

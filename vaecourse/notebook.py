@@ -12,18 +12,19 @@ loaded from ``_config.yml``); a script run outside a kernel is static too.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .runtime import PACKAGE_ROOT, env_flag
 
 __all__ = [
-    "is_static",
-    "show_progress",
-    "interactive_or_static",
-    "glue",
     "colab_setup_source",
+    "glue",
+    "interactive_or_static",
+    "is_static",
     "math_macros_markdown",
+    "show_progress",
     "toc_pages",
 ]
 

@@ -9,8 +9,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["QUICK", "env_flag", "is_quick", "pick", "seed_everything", "default_device", "checkpoint_dir",
-           "PACKAGE_ROOT", "child_environment"]
+__all__ = [
+    "PACKAGE_ROOT",
+    "QUICK",
+    "checkpoint_dir",
+    "child_environment",
+    "default_device",
+    "env_flag",
+    "is_quick",
+    "pick",
+    "seed_everything",
+]
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 """The folder that holds this checkout's ``vaecourse`` package (the repository root)."""

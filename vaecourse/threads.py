@@ -30,7 +30,7 @@ import sys
 
 _VARIABLES = ("OMP_NUM_THREADS", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 
-__all__ = ["SPIN_COUNT", "usable_cpus", "thread_environment", "shell_assignments", "use_course_threads"]
+__all__ = ["SPIN_COUNT", "shell_assignments", "thread_environment", "usable_cpus", "use_course_threads"]
 
 SPIN_COUNT = 10_000
 """Spin iterations at an OpenMP barrier before sleeping (libgomp's default is 300,000)."""

@@ -21,7 +21,7 @@ import torch
 from ..runtime import child_environment
 from .common import REPO_ROOT, describe_machine, format_table, load_average
 
-__all__ = ["toc_chapters", "book"]
+__all__ = ["book", "toc_chapters"]
 
 
 def toc_chapters(root: Path = REPO_ROOT) -> list[Path]:

@@ -12,7 +12,7 @@ import torch
 
 from ..threads import usable_cpus
 
-__all__ = ["REPO_ROOT", "sync", "median", "format_table", "pick_device", "describe_machine", "load_average"]
+__all__ = ["REPO_ROOT", "describe_machine", "format_table", "load_average", "median", "pick_device", "sync"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -35,10 +35,24 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
-from .common import describe_machine, format_table, load_average, median, pick_device, sync
+from .common import (
+    describe_machine,
+    format_table,
+    load_average,
+    median,
+    pick_device,
+    sync,
+)
 
-__all__ = ["linear_shapes", "training_flops_per_image", "time_matmul_ceiling", "time_square_matmul",
-           "time_course_loop", "time_reference_loop", "speed"]
+__all__ = [
+    "linear_shapes",
+    "speed",
+    "time_course_loop",
+    "time_matmul_ceiling",
+    "time_reference_loop",
+    "time_square_matmul",
+    "training_flops_per_image",
+]
 
 
 def linear_shapes(model: nn.Module) -> list[tuple[str, int, int, int]]:

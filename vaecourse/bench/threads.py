@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from ..threads import usable_cpus
 from .common import format_table, load_average, median
 
-__all__ = ["SETTINGS", "time_settings", "threads"]
+__all__ = ["SETTINGS", "threads", "time_settings"]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
                      "KMP_BLOCKTIME", "VAECOURSE_THREADS")
