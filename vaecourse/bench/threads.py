@@ -143,12 +143,13 @@ def time_settings(names: Sequence[str], loaded: bool, rounds: int = 3, batch: in
     runs: dict[str, list[dict]] = {n: [] for n in names}
     for _ in range(rounds):
         for name in names:
-            print(f"#   {'loaded' if loaded else 'quiet'}: {name}", file=sys.stderr, flush=True)
             if loaded:
                 with _Neighbours():
                     runs[name].append(_run_setting(name, specs[name], batch, steps, seconds, timeout))
             else:
                 runs[name].append(_run_setting(name, specs[name], batch, steps, seconds, timeout))
+            print(f"#   {'loaded' if loaded else 'quiet'}: {name}: {runs[name][-1]['ips']:,.0f} img/s "
+                  f"({load_average()})", file=sys.stderr, flush=True)
     return {n: dict(runs[n][-1], ips=median([r["ips"] for r in runs[n]])) for n in names}
 
 
