@@ -138,23 +138,21 @@ def child_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
     Starting from ``environ`` (default ``os.environ``): this checkout's package first on
     ``PYTHONPATH``, so the process imports the code beside it whatever else is installed; the
     folder variables (``VAECOURSE_DATA``, ``_CACHE``, ``_CHECKPOINTS``) made absolute, so that they
-    mean the same from ``book/``; and the course's thread settings
-    (:func:`vaecourse.threads.thread_environment`) where the environment sets none.
+    mean the same from ``book/``; and without the thread settings this process's policy chose,
+    so that the child chooses its own when it imports ``vaecourse`` (:mod:`vaecourse.threads`).
 
     >>> env = child_environment({"PYTHONPATH": "/elsewhere"})
     >>> env["PYTHONPATH"].split(os.pathsep) == [str(PACKAGE_ROOT), "/elsewhere"]
     True
     """
-    from .threads import thread_environment
+    from .threads import inherited
 
-    env = dict(os.environ if environ is None else environ)
+    env = inherited(dict(os.environ if environ is None else environ))
     path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(PACKAGE_ROOT)]
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), *path])
     for name in ("VAECOURSE_DATA", "VAECOURSE_CACHE", "VAECOURSE_CHECKPOINTS"):
         if env.get(name):
             env[name] = str(Path(env[name]).expanduser().resolve())
-    for name, value in thread_environment(env).items():
-        env.setdefault(name, value)
     return env
 
 

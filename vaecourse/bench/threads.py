@@ -24,13 +24,11 @@ from .common import format_table, load_average, median
 __all__ = ["SETTINGS", "threads", "time_settings"]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
-                     "KMP_BLOCKTIME", "VAECOURSE_THREADS")
+                     "KMP_BLOCKTIME", "VAECOURSE_THREADS")  # the settings compared are set from scratch
 
 
 def _settings() -> dict[str, dict]:
     """Name -> (environment before torch loads, torch calls made first thing in the process)."""
-    from ..threads import thread_environment
-
     n = str(usable_cpus())
     return {
         "torch default": dict(env={"VAECOURSE_THREADS": "torch"}),
@@ -40,9 +38,9 @@ def _settings() -> dict[str, dict]:
         "1 inter-op thread": dict(env={"VAECOURSE_THREADS": "torch"}, interop=1),
         **{f"GOMP_SPINCOUNT={n}": dict(env={"VAECOURSE_THREADS": "torch", "GOMP_SPINCOUNT": str(n)})
            for n in _SPIN_COUNTS},
-        "course policy": dict(env=thread_environment({})),
+        "course policy": dict(env={}),  # decided by the process itself, at `import vaecourse`
         "torch default, Jupyter kernel": dict(env={"VAECOURSE_THREADS": "torch"}, kernel=True),
-        "course policy, Jupyter kernel": dict(env=thread_environment({}), kernel=True),
+        "course policy, Jupyter kernel": dict(env={}, kernel=True),
     }
 
 
@@ -76,7 +74,8 @@ def _worker(spec: dict) -> None:
         history = train(model, x, epochs=1, batch_size=batch, optimizer=optimizer, progress=False)
         rates.append(history.images / history.seconds)
     print(json.dumps(dict(ips=median(rates), threads=torch.get_num_threads(),
-                          interop=torch.get_num_interop_threads())))
+                          interop=torch.get_num_interop_threads(),
+                          wait=os.environ.get("OMP_WAIT_POLICY", "spin"))))
 
 
 def _run_setting(name: str, spec: dict, batch: int, steps: int, seconds: float, timeout: float) -> dict:
@@ -89,7 +88,7 @@ def _run_setting(name: str, spec: dict, batch: int, steps: int, seconds: float, 
         command = [sys.executable, "-m", "vaecourse.bench.threads", job]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=True)
     except (subprocess.TimeoutExpired, TimeoutError):
-        return dict(ips=float("nan"), threads="-", interop="-", error=f"over {timeout:.0f} s")
+        return dict(ips=float("nan"), threads="-", interop="-", wait="-", error=f"over {timeout:.0f} s")
     except subprocess.CalledProcessError as error:
         raise RuntimeError(f"setting {name!r} failed:\n{error.stderr[-2000:]}") from None
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -170,15 +169,16 @@ def threads(settings: Sequence[str] = SETTINGS, rounds: int = 3, seconds: float 
     print(f"# loaded: after, {load_average()}", file=out)
     reference = quiet[settings[0]]["ips"]
     rows = [dict(setting=name, threads=quiet[name]["threads"], interop=quiet[name]["interop"],
+                 wait=f"{quiet[name].get('wait', '-')}/{loaded[name].get('wait', '-')}",
                  quiet_ips=quiet[name]["ips"], loaded_ips=loaded[name]["ips"],
                  quiet_vs_first=quiet[name]["ips"] / reference,
                  loaded_vs_quiet=loaded[name]["ips"] / quiet[name]["ips"],
                  loaded_vs_first_quiet=loaded[name]["ips"] / reference) for name in settings]
     print(file=out)
     print(format_table(
-        ["setting", "threads", "inter-op", "quiet img/s", "loaded img/s", f"quiet / {settings[0]}",
+        ["setting", "threads", "inter-op", "waiting (quiet/loaded)", "quiet img/s", "loaded img/s", f"quiet / {settings[0]}",
          "loaded / own quiet", f"loaded / quiet {settings[0]}"],
-        [[r["setting"], r["threads"], r["interop"], r["quiet_ips"], r["loaded_ips"], f"{r['quiet_vs_first']:.2f}",
+        [[r["setting"], r["threads"], r["interop"], r["wait"], r["quiet_ips"], r["loaded_ips"], f"{r['quiet_vs_first']:.2f}",
           f"{r['loaded_vs_quiet']:.2f}", f"{r['loaded_vs_first_quiet']:.2f}"] for r in rows]), file=out)
     return rows
 
