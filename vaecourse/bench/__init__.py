@@ -11,5 +11,6 @@ One module each: :mod:`~vaecourse.bench.speed` (the course's loop against the ma
 :mod:`~vaecourse.bench.quality` (the best recipes against published figures),
 :mod:`~vaecourse.bench.book` (seconds per chapter) and :mod:`~vaecourse.bench.threads`
 (thread settings on a quiet and on a busy CPU). Every benchmark runs under the course's
-thread policy (:func:`vaecourse.threads.use_course_threads`) unless ``--threads N`` is given.
+thread policy (:mod:`vaecourse.threads`, applied by ``import vaecourse``) unless ``--threads N``
+is given.
 """

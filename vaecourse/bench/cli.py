@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 
-from ..threads import use_course_threads
 from . import __doc__ as bench_doc
 from .book import book
 from .quality import QUALITY_CONFIGS, quality
@@ -65,10 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=2.0, help="timed training per process")
 
     args = parser.parse_args(argv)
-    if args.threads:
+    if args.threads:  # otherwise the course's policy, applied when vaecourse was imported
         torch.set_num_threads(args.threads)
-    else:
-        use_course_threads()
     if args.command == "speed":
         speed(device=args.device, batch_sizes=args.batch_sizes, seconds=args.seconds, repeats=args.repeats,
               square=args.square, n_images=args.images, fused_adam=not args.no_fused)
