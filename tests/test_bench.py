@@ -56,14 +56,14 @@ def test_execute_runs_a_notebook_in_the_requested_mode(tmp_path):
 
 def test_threads_cli_prints_quiet_and_loaded_figures_with_the_load(capsys, monkeypatch):
     monkeypatch.setattr(threads, "_run_setting", lambda name, spec, *args: dict(
-        ips=100.0 if "OMP_NUM_THREADS" in spec["env"] else 50.0, threads=1, interop=1))
+        ips=100.0 if "OMP_NUM_THREADS" in spec["env"] else 50.0, threads=1, interop=1, wait="spin"))
     started = []
     monkeypatch.setattr(threads._Neighbours, "__enter__", lambda self: started.append(1) or self)
     monkeypatch.setattr(threads._Neighbours, "__exit__", lambda self, *exc: None)
     main(["threads", "--settings", "torch default", "1 thread", "--rounds", "1"])
     out = capsys.readouterr().out
     assert out.count("load average") == 4 and len(started) == 2  # one loaded run per setting
-    assert "| 1 thread | 1 | 1 | 100.0 | 100.0 | 2.00 | 1.00 | 2.00 |" in out
+    assert "| 1 thread | 1 | 1 | spin/spin | 100.0 | 100.0 | 2.00 | 1.00 | 2.00 |" in out
 
 
 def test_a_thread_setting_runs_in_a_fresh_process_with_its_environment():

@@ -31,7 +31,7 @@ def median(values: Sequence[float]) -> float:
 def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A Markdown table (readable as plain text too) with right-aligned numbers.
 
-    >>> print(_format_table(["a", "b"], [[1, "x"]]))
+    >>> print(format_table(["a", "b"], [[1, "x"]]))
     | a | b |
     |--:|:--|
     | 1 | x |
