@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -143,10 +144,11 @@ def test_toc_lists_existing_pages_and_every_chapter():
 
 def test_config_executes_with_cache_and_builds_only_the_toc():
     assert CONFIG["execute"]["execute_notebooks"] == "cache"
-    assert CONFIG["execute"]["timeout"] >= 60
+    assert CONFIG["execute"]["timeout"] == -1  # full mode: no limit per cell (quick mode has one)
+    assert CONFIG["sphinx"]["config"]["course_quick_cell_timeout"] > 0
     assert CONFIG["only_build_toc_files"] is True
     assert "sphinx_exercise" in CONFIG["sphinx"]["extra_extensions"]
-    assert "vaecourse.notebook" in CONFIG["sphinx"]["local_extensions"]
+    assert CONFIG["sphinx"]["local_extensions"] == {"book._ext.course_book": "./"}
     assert CONFIG["sphinx"]["config"]["hide_solutions"] is False  # the switch, documented in _config.yml
 
 
@@ -212,21 +214,71 @@ def test_outside_a_kernel_output_is_static(monkeypatch):
     assert is_static()  # pytest is not a Jupyter kernel
 
 
-def test_book_extension_reads_the_environment(monkeypatch, tmp_path):
+def _book_extension():
+    import importlib
+
+    return importlib.import_module("book._ext.course_book")  # as Sphinx imports it, from the root
+
+
+def test_book_extension_sets_cache_and_cell_limit_per_mode(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
-    from vaecourse import notebook
-
+    course_book = _book_extension()
+    app = SimpleNamespace(outdir=str(tmp_path / "_build" / "html"))
     monkeypatch.setenv("VAECOURSE_HIDE_SOLUTIONS", "1")
     monkeypatch.setenv("VAECOURSE_QUICK", "1")
-    config = SimpleNamespace(hide_solutions=False, nb_execution_cache_path="")
-    notebook._configure(SimpleNamespace(outdir=str(tmp_path / "_build" / "html")), config)
+    config = SimpleNamespace(hide_solutions=False, nb_execution_cache_path="", nb_execution_timeout=-1,
+                             course_quick_cell_timeout=300)
+    course_book._configure(app, config)
     assert config.hide_solutions is True
     assert config.nb_execution_cache_path == str(tmp_path / "_build" / ".jupyter_cache-quick")
+    assert config.nb_execution_timeout == 300
 
     monkeypatch.setenv("VAECOURSE_HIDE_SOLUTIONS", "0")
     monkeypatch.setenv("VAECOURSE_QUICK", "0")
-    config = SimpleNamespace(hide_solutions=False, nb_execution_cache_path="")
-    notebook._configure(SimpleNamespace(outdir=str(tmp_path / "_build" / "html")), config)
+    config = SimpleNamespace(hide_solutions=False, nb_execution_cache_path="", nb_execution_timeout=-1,
+                             course_quick_cell_timeout=300)
+    course_book._configure(app, config)
     assert config.hide_solutions is False
     assert config.nb_execution_cache_path.endswith(".jupyter_cache-full")
+    assert config.nb_execution_timeout == -1  # full mode: no limit
+
+
+def test_book_kernels_get_the_package_the_thread_policy_and_static_output(monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("VAECOURSE_DATA", "relative/data")
+    monkeypatch.delenv("VAECOURSE_STATIC", raising=False)
+    from vaecourse import threads
+
+    monkeypatch.setattr(threads, "_applied", {"OMP_WAIT_POLICY": "PASSIVE"})  # as if chosen here
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    env = _book_extension().kernel_environment()
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+    assert env["VAECOURSE_DATA"] == str(Path("relative/data").resolve())
+    assert env["VAECOURSE_STATIC"] == "1" and "MPLBACKEND" not in env
+    assert "OMP_WAIT_POLICY" not in env  # each kernel chooses its own when it imports vaecourse
+
+
+def test_book_extension_keeps_the_users_variables_for_the_kernels(monkeypatch):
+    from types import SimpleNamespace
+
+    saved = dict(os.environ)
+    monkeypatch.setenv("VAECOURSE_DATA", "/some/data")
+    app = SimpleNamespace(connect=lambda *args: None, add_config_value=lambda *args: None)
+    try:
+        _book_extension().setup(app)
+        assert os.environ["VAECOURSE_DATA"] == "/some/data" and os.environ["VAECOURSE_STATIC"] == "1"
+        assert os.environ["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_toc_pages_follow_the_reading_order_of_a_nested_toc(tmp_path):
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nparts:\n  - caption: A\n    chapters:\n      - file: a\n"
+        "        sections:\n          - file: a1\n      - file: b\n  - caption: B\n    chapters:\n"
+        "      - file: c\n"
+    )
+    assert toc_pages(tmp_path) == ["intro", "a", "a1", "b", "c"]
+

@@ -1,5 +1,7 @@
 """vaecourse: the helper package of an open course on variational auto-encoders."""
 
+from . import threads  # first: sets the thread policy before torch loads (see vaecourse/threads.py)
+
 from . import checkpoint, data, densities, estimators, evaluate, nets, plots, protocol, runtime
 from .ae_gmm import AutoencoderGMM
 from .autoencoder import Autoencoder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -11,7 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .protocol import check_positive, check_positive_int
-from .runtime import default_device
+from .runtime import default_device, env_flag
 
 __all__ = ["train", "History", "NonFiniteLossError"]
 
@@ -174,7 +173,7 @@ def train(
 
 
 def _tqdm_disabled() -> bool:
-    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(env_flag("TQDM_DISABLE"))
 
 
 def _check_finite(losses: torch.Tensor, epoch: int, steps_per_epoch: int) -> None:

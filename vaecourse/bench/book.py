@@ -1,0 +1,119 @@
+"""Seconds per chapter: every notebook of ``_toc.yml`` executed in a fresh kernel, quick and full.
+
+``python -m vaecourse.bench book`` executes every chapter listed in ``_toc.yml`` (in that order)
+with a fresh kernel (nbclient), in quick and/or full mode, with a fresh checkpoint folder per mode
+so that a full-mode time includes training, and prints a table of seconds per chapter (Markdown,
+also written as JSON with ``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ..runtime import child_environment
+from .common import REPO_ROOT, describe_machine, format_table, load_average
+
+__all__ = ["book", "toc_chapters"]
+
+
+def toc_chapters(root: Path = REPO_ROOT) -> list[Path]:
+    """The notebooks listed in ``_toc.yml``, in reading order.
+
+    >>> all(p.suffix == ".ipynb" for p in toc_chapters())
+    True
+    """
+    from ..notebook import toc_pages
+
+    files = toc_pages(root)
+    return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
+
+
+def _execute(path: Path, quick: bool, checkpoints: Path, timeout: int) -> tuple[float, str]:
+    """Run one notebook in a fresh kernel; return (seconds, error or '')."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    env = child_environment({**os.environ, "VAECOURSE_QUICK": "1" if quick else "0",
+                             "VAECOURSE_CHECKPOINTS": str(checkpoints)})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    saved = os.environ.copy()
+    os.environ.clear()
+    os.environ.update(env)  # the kernel inherits this process's environment
+    start = time.perf_counter()
+    try:
+        client.execute()
+        error = ""
+    except Exception as exc:  # noqa: BLE001 - report the failure in the table and go on
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:120] if str(exc).strip() else ''}"
+    finally:
+        seconds = time.perf_counter() - start
+        os.environ.clear()
+        os.environ.update(saved)
+    return seconds, error
+
+
+def book(mode: str = "both", chapters: Sequence[str] | None = None, timeout: int = 1800,
+         json_path: str | None = None, keep_checkpoints: bool = False, out=None,
+         markdown_path: str | None = None) -> list[dict]:
+    """Execute each chapter in ``mode`` (quick, full or both) and print seconds per chapter.
+
+    With ``markdown_path`` the table is also written as a Markdown page fragment, which the
+    preface includes, so the times it quotes are this command's output.
+    """
+    out = out or sys.stdout
+    if mode not in ("quick", "full", "both"):
+        raise ValueError(f"mode must be quick, full or both, got {mode!r}")
+    paths = toc_chapters()
+    if chapters:
+        wanted = [c.removesuffix(".ipynb").split("/")[-1] for c in chapters]
+        unknown = [w for w in wanted if not any(p.stem == w or p.stem.startswith(w) for p in paths)]
+        if unknown:
+            raise ValueError(f"chapters {unknown} are not in _toc.yml; known: {[p.stem for p in paths]}")
+        paths = [p for p in paths if any(p.stem == w or p.stem.startswith(w) for w in wanted)]
+    modes = ["quick", "full"] if mode == "both" else [mode]
+    print(f"# chapter execution times (nbclient, fresh kernel each, {describe_machine(torch.device('cpu'))})", file=out)
+    print(f"# before: {load_average()}", file=out)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="vaecourse-bench-ckpt-") as tmp:
+        results = {p.stem: dict(chapter=p.stem) for p in paths}
+        for m in modes:
+            # A fresh checkpoint folder per mode: a full-mode time includes the training, and later
+            # chapters (chapter 8) load what earlier ones trained in this same run, as in a book build.
+            checkpoints = None if keep_checkpoints else Path(tmp)
+            for p in paths:
+                seconds, error = _execute(p, m == "quick", checkpoints or Path(os.environ.get(
+                    "VAECOURSE_CHECKPOINTS", Path.home() / ".cache" / "vaecourse" / "checkpoints")), timeout)
+                results[p.stem][f"{m}_s"] = seconds
+                if error:
+                    results[p.stem][f"{m}_error"] = error
+                print(f"{p.stem}: {m} {seconds:.1f} s{'  FAILED ' + error if error else ''}", file=out)
+                out.flush()
+        rows = list(results.values())
+    print(file=out)
+    header = ["chapter"] + [f"{m} (s)" for m in modes]
+    table_rows = [[r["chapter"]] + [r.get(f"{m}_s", float("nan")) if f"{m}_error" not in r else "failed"
+                                    for m in modes] for r in rows]
+    totals = ["total"] + [sum(r.get(f"{m}_s", 0.0) for r in rows) for m in modes]
+    table = format_table(header, table_rows + [totals])
+    print(table, file=out)
+    print(f"# after: {load_average()}", file=out)
+    if markdown_path:
+        command = "python -m vaecourse.bench book --mode " + mode
+        Path(markdown_path).write_text(
+            f"Measured with `{command}` on {describe_machine(torch.device('cpu'))}, "
+            f"{time.strftime('%Y-%m-%d')}; each chapter in a fresh kernel, full-mode times including "
+            "the training of every model.\n\n" + table.replace("_", "\\_") + "\n")
+    if json_path:
+        Path(json_path).write_text(json.dumps(dict(machine=describe_machine(torch.device("cpu")), chapters=rows), indent=1))
+    return rows
+
+
