@@ -88,10 +88,15 @@ def best_binary_vae():
     Returns:
         ``(model, info)`` with ``info["estimator"]`` naming the winner.
     """
+    return best_on_validation(binary_vae, BASELINES)
+
+
+def best_on_validation(make, estimators):
+    """Of ``make(estimator)`` for each estimator, the ``(model, info)`` with the best validation ELBO."""
     _, x_valid = _data()
     best = None
-    for estimator in BASELINES:
-        model, info = binary_vae(estimator)
+    for estimator in estimators:
+        model, info = make(estimator)
         score = float(elbo(model, x_valid).mean())
         if best is None or score > best[2]:
             best = (model, {**info, "estimator": estimator, "valid_elbo_final": score}, score)

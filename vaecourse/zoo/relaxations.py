@@ -8,7 +8,6 @@ from ..bernoulli_vae import BernoulliVAE
 from ..checkpoint import load_or_train
 from ..data import IMAGE_SIZE, load_binarized_mnist
 from ..estimators import RELAXATIONS, GradientBias, gradient_bias, make_baseline
-from ..evaluate import elbo
 from ..notebook import show_progress
 from ..runtime import pick
 from ..train import train
@@ -92,14 +91,7 @@ def best_relaxed_vae():
     Returns:
         ``(model, info)`` with ``info["estimator"]`` naming the winner.
     """
-    _, x_valid = ch05._data()
-    best = None
-    for estimator in RELAXATIONS:
-        model, info = relaxed_vae(estimator)
-        score = float(elbo(model, x_valid).mean())
-        if best is None or score > best[2]:
-            best = (model, {**info, "estimator": estimator, "valid_elbo_final": score}, score)
-    return best[0], best[1]
+    return ch05.best_on_validation(relaxed_vae, RELAXATIONS)
 
 
 def enumerable_model(num_images: int = 16, seed: int = 0):
