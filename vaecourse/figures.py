@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["image_rows"]
+__all__ = ["image_rows", "digit_legend", "category_colors"]
 
 
 def image_rows(rows: dict, image_shape: tuple[int, int] = (28, 28), size: float = 0.75,
@@ -56,3 +56,33 @@ def _as_images(images, image_shape) -> np.ndarray:
     if arr.ndim != 3 or len(arr) == 0:
         raise ValueError(f"images must have shape (n, H*W) or (n, H, W) with n >= 1, got {arr.shape}")
     return arr
+
+
+def digit_legend(ax, digits=range(10), **kwargs):
+    """A legend of digit colours with opaque, legible markers, whatever the points' transparency.
+
+    >>> fig, ax = plt.subplots()
+    >>> [h.get_alpha() for h in digit_legend(ax, digits=[3]).legend_handles]
+    [1.0]
+    """
+    from matplotlib.lines import Line2D
+
+    from .plots import DIGIT_COLORS
+
+    handles = [Line2D([], [], ls="", marker="o", markersize=7, alpha=1.0,
+                      color=DIGIT_COLORS(d % 10), label=str(d)) for d in digits]
+    options = dict(title="digit", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return ax.legend(handles=handles, **{**options, **kwargs})
+
+
+def category_colors(n: int) -> list:
+    """``n`` distinguishable colours (up to 40): tab20, then tab20b, reordered so neighbours differ.
+
+    >>> len(set(category_colors(30)))
+    30
+    """
+    if not 1 <= n <= 40:
+        raise ValueError(f"n must lie between 1 and 40 colours, got {n}")
+    palette = [plt.get_cmap("tab20")(i) for i in (*range(0, 20, 2), *range(1, 20, 2))]
+    palette += [plt.get_cmap("tab20b")(i) for i in (*range(0, 20, 2), *range(1, 20, 2))]
+    return palette[:n]
