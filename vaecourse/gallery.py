@@ -1,4 +1,4 @@
-"""Figures that set several models side by side: one labelled row of images per model."""
+"""Figures that set models or groups side by side: labelled rows of images, legible legends, many colours."""
 
 from __future__ import annotations
 
