@@ -66,10 +66,10 @@ def test_grid_covers_the_box():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(box=((1.0, 1.0), (0.0, 2.0))), "lo < hi"),
-    (dict(fine=7), "even integer"),
-    (dict(levels=0), "levels"),
-    (dict(threshold=-1.0), "threshold"),
+    ({"box": ((1.0, 1.0), (0.0, 2.0))}, "lo < hi"),
+    ({"fine": 7}, "even integer"),
+    ({"levels": 0}, "levels"),
+    ({"threshold": -1.0}, "threshold"),
 ])
 def test_bad_arguments_are_explained(kwargs, message):
     _, x, log_joint = _ppca(1.0)

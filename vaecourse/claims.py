@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["glued_values", "claims", "paragraphs_quoting", "record", "FULL_MODE_WORDS"]
+__all__ = ["FULL_MODE_WORDS", "claims", "glued_values", "paragraphs_quoting", "record"]
 
 FULL_MODE_WORDS = "full mode"
 """What a paragraph must say when it quotes a claim that the quick build does not share."""

@@ -14,7 +14,7 @@ from .gaussian_vae import GaussianVAE
 from .quadrature import bernoulli_log_joint, log_marginal_2d
 from .sbn import MAX_ENUMERATION_DIM
 
-__all__ = ["paired_difference", "integration_box", "score_model", "markdown_table"]
+__all__ = ["integration_box", "markdown_table", "paired_difference", "score_model"]
 
 
 def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
@@ -92,8 +92,8 @@ def score_model(model, x: torch.Tensor, num_samples: int, fit: dict, num_integra
         joint = bernoulli_log_joint(model.decode, log_prior)
         integral = log_marginal_2d(joint, x[:num_integrated].to(model.device), integration_box(model))
     parameters = model.num_parameters() + getattr(model, "num_variational_parameters", lambda: 0)()
-    return dict(iw=iw_log_likelihood(scored, x, num_samples), elbo=elbo(scored, x) if bound else None,
-                exact=exact, integral=integral, parameters=parameters, inference_seconds=seconds)
+    return {"iw": iw_log_likelihood(scored, x, num_samples), "elbo": elbo(scored, x) if bound else None,
+                "exact": exact, "integral": integral, "parameters": parameters, "inference_seconds": seconds}
 
 
 def markdown_table(header: list[str], rows: list[list[str]], align: str = "l") -> str:

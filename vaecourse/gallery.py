@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["image_rows", "digit_legend", "category_colors"]
+__all__ = ["category_colors", "digit_legend", "image_rows"]
 
 
 def image_rows(rows: dict, image_shape: tuple[int, int] = (28, 28), size: float = 0.75,
@@ -36,7 +36,7 @@ def image_rows(rows: dict, image_shape: tuple[int, int] = (28, 28), size: float 
         raise ValueError(f"every row must have the same number of images, got {sorted(counts)}")
     n = counts.pop()
     fig, axes = plt.subplots(len(arrays), n, figsize=(label_width + size * n, size * len(arrays)),
-                             squeeze=False, gridspec_kw=dict(wspace=0.05, hspace=0.05))
+                             squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.05})
     for row, (label, images) in zip(axes, arrays.items()):
         for ax, image in zip(row, images):
             ax.imshow(image, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -71,7 +71,7 @@ def digit_legend(ax, digits=range(10), **kwargs):
 
     handles = [Line2D([], [], ls="", marker="o", markersize=7, alpha=1.0,
                       color=DIGIT_COLORS(d % 10), label=str(d)) for d in digits]
-    options = dict(title="digit", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    options = {"title": "digit", "loc": "center left", "bbox_to_anchor": (1.0, 0.5), "frameon": False}
     return ax.legend(handles=handles, **{**options, **kwargs})
 
 
