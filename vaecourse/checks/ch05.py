@@ -6,7 +6,7 @@ import torch
 
 from ._verdict import Case, gen, run_check
 
-__all__ = ["check_best_num_samples"]
+__all__ = ["check_best_num_samples", "check_exact_gaps"]
 
 
 def _best_num_samples(
@@ -44,3 +44,30 @@ def check_best_num_samples(fn) -> bool:
         ),
     ]
     return run_check("best_num_samples", fn, _best_num_samples, cases)
+
+
+def _exact_gaps(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference: exact log p(x) and exact ELBO of a small binary VAE, by enumerating its codes."""
+    with torch.no_grad():
+        return model.exact_log_likelihood(x), model.exact_elbo(x)
+
+
+def _small_binary_vae(z_dim: int, seed: int):
+    from ..bernoulli_vae import BernoulliVAE
+
+    torch.manual_seed(seed)  # the weights of the model under test
+    model = BernoulliVAE(x_dim=12, z_dim=z_dim, hidden=(7,), num_samples=2)
+    x = torch.bernoulli(torch.full((5, 12), 0.3), generator=gen(seed))
+    return model, x
+
+
+def check_exact_gaps(fn) -> bool:
+    """Check ``fn(model, x) -> (log_px, elbo)``: both ``(B,)``, exact, by listing all 2^Dz codes.
+
+    >>> check_exact_gaps(_exact_gaps)
+    ✓ exact_gaps: correct on 3 inputs
+    True
+    """
+    cases = [Case(f"a binary VAE with {d} latents and 12 pixels", _small_binary_vae(d, seed))
+             for seed, d in enumerate((1, 3, 6))]
+    return run_check("exact_gaps", fn, _exact_gaps, cases, atol=1e-4)
