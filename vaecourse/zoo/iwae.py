@@ -22,15 +22,24 @@ SETTINGS = dict(
 )
 """What every model of the chapter shares: only K and the encoder's gradient differ."""
 
+
+def _training() -> dict:
+    """Everything besides the model that determines a trained model (the checkpoint's key)."""
+    return dict(epochs=SETTINGS["epochs"], batch_size=SETTINGS["batch_size"], lr=SETTINGS["lr"], seed=0,
+                data="binarized_mnist", num_train=SETTINGS["num_train"], num_valid=pick(full=1000, quick=200))
+
+
 NUM_SAMPLES = (1, 5, 50)
 """The values of K trained; K = 1 is the ordinary VAE (its ELBO with the closed-form KL)."""
 
 
 def _fit(model: GaussianVAE, desc: str) -> dict:
-    x_train = load_binarized_mnist("train")[: SETTINGS["num_train"]]
-    x_valid = load_binarized_mnist("valid")[: pick(full=1000, quick=200)]
-    history = train(model, x_train, epochs=SETTINGS["epochs"], batch_size=SETTINGS["batch_size"], lr=SETTINGS["lr"],
-                    x_valid=x_valid, seed=0, progress=show_progress(), desc=desc)
+    training = _training()
+    x_train = load_binarized_mnist("train")[: training["num_train"]]
+    x_valid = load_binarized_mnist("valid")[: training["num_valid"]]
+    history = train(model, x_train, epochs=training["epochs"], batch_size=training["batch_size"],
+                    lr=training["lr"], x_valid=x_valid, seed=training["seed"], progress=show_progress(),
+                    desc=desc)
     return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
             "train_elbo": history.train["elbo"], "valid_elbo": history.valid["elbo"],
             "train_iw_bound": history.train.get("iw_bound", history.train["elbo"])}
@@ -57,4 +66,5 @@ def iwae(num_samples: int, dreg: bool = False, retrain: bool = False):
         return GaussianVAE(IMAGE_SIZE, z_dim=SETTINGS["z_dim"], hidden=SETTINGS["hidden"],
                            iw_samples=num_samples, dreg=dreg)
 
-    return load_or_train(name, make_model, lambda model: _fit(model, label), retrain=retrain)
+    return load_or_train(name, make_model, lambda model: _fit(model, label), settings=_training(),
+                         retrain=retrain)

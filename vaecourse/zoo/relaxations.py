@@ -47,7 +47,7 @@ def temperature_schedule(epoch: int, epochs: int) -> float:
 def _fit(model: BernoulliVAE) -> dict:
     """Chapter 5's training run (data, epochs, batch, learning rate), one epoch per temperature."""
     x_train, x_valid = ch05._data()  # the same images and epochs as chapter 5, so the rows compare
-    epochs = ch05._epochs()
+    epochs = ch05._training()["epochs"]
     optimizer = torch.optim.Adam(model.parameters(), lr=ch05.SETTINGS["lr"])
     info = {"seconds": 0.0, "epochs": [], "temperature": [], "train_elbo": [], "valid_elbo": []}
     for epoch in range(1, epochs + 1):
@@ -82,7 +82,8 @@ def relaxed_vae(estimator: str = "relaxed"):
                             estimator=estimator, num_samples=ch05.SETTINGS["num_samples"],
                             temperature=FINAL_TEMPERATURE)
 
-    return load_or_train(f"relax_bvae_{estimator}", make, _fit)
+    settings = {**ch05._training(), "temperatures": [START_TEMPERATURE, FINAL_TEMPERATURE], "seed": "epoch"}
+    return load_or_train(f"relax_bvae_{estimator}", make, _fit, settings=settings)
 
 
 def best_relaxed_vae():
