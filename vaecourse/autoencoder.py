@@ -14,7 +14,7 @@ __all__ = ["Autoencoder"]
 
 
 class Autoencoder(CourseModel):
-    r"""A deterministic autoencoder :math:`z = f_\phi(x)`, :math:`\hat x = \sigma(g_\theta(z))`.
+    r"""A deterministic autoencoder :math:`z = f_\phi(x)`, :math:`\hat x = \operatorname{sigmoid}(\ell_\theta(z))`.
 
     Trained by maximising :math:`\log p_\theta(x \mid z = f_\phi(x))` under a Bernoulli
     decoder (binary cross-entropy). The code is a point, not a distribution: nothing
@@ -43,13 +43,13 @@ class Autoencoder(CourseModel):
         return self.encoder(check_batch(x, self.x_dim))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Bernoulli logits :math:`g_\\theta(z)`, shape ``(..., D)``."""
+        """Bernoulli logits :math:`\\ell_\\theta(z)`, shape ``(..., D)``."""
         if z.shape[-1] != self.z_dim:
             raise ValueError(f"z must have last dimension {self.z_dim}, got shape {tuple(z.shape)}")
         return self.decoder(z)
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
-        """Pixel probabilities :math:`\\sigma(g_\\theta(z))`."""
+        """Pixel probabilities :math:`\\operatorname{sigmoid}(\\ell_\\theta(z))`."""
         return torch.sigmoid(self.decode(z))
 
     def decode_mode(self, z: torch.Tensor) -> torch.Tensor:

@@ -19,9 +19,9 @@ _MAX_ENUMERATED_LATENTS = 16
 
 
 def sample_bernoulli(logits: torch.Tensor, num_samples: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""Draw :math:`z \sim \mathcal{B}(\sigma(\ell))` elementwise, ``num_samples`` times.
+    r"""Draw :math:`z \sim \mathcal{B}(\operatorname{sigmoid}(\ell))` elementwise, ``num_samples`` times.
 
-    The draw :math:`z = \mathbb{1}[u < \sigma(\ell)]` with :math:`u \sim U(0, 1)` is a step
+    The draw :math:`z = \mathbb{1}[u < \operatorname{sigmoid}(\ell)]` with :math:`u \sim U(0, 1)` is a step
     function of :math:`\ell`: it carries no gradient, which is why binary latents need the
     score-function estimator instead of the reparameterisation trick.
 
@@ -58,8 +58,8 @@ def all_binary_states(dim: int, dtype: torch.dtype = torch.float32) -> torch.Ten
 
 class BernoulliVAE(LatentVariableModel):
     r"""VAE with :math:`D_z` binary latents: :math:`p(z) = \prod_j \mathcal{B}(z_j; \tfrac12)`,
-    :math:`q_\phi(z \mid x) = \prod_j \mathcal{B}(z_j; \sigma(\ell_\phi(x)_j))` and a Bernoulli decoder
-    :math:`p_\theta(x \mid z) = \prod_d \mathcal{B}(x_d; \sigma(\ell_\theta(z)_d))`, with :math:`z \in \{0, 1\}^{D_z}`.
+    :math:`q_\phi(z \mid x) = \prod_j \mathcal{B}(z_j; \operatorname{sigmoid}(\ell_\phi(x)_j))` and a Bernoulli decoder
+    :math:`p_\theta(x \mid z) = \prod_d \mathcal{B}(x_d; \operatorname{sigmoid}(\ell_\theta(z)_d))`, with :math:`z \in \{0, 1\}^{D_z}`.
 
     The ELBO :math:`\mathbb{E}_q[\log p_\theta(x \mid z)] - \mathrm{KL}(q_\phi \,\|\, p)` is trained with
     :math:`K` samples per example and the surrogate
@@ -167,7 +167,7 @@ class BernoulliVAE(LatentVariableModel):
     def exact_elbo(self, x: torch.Tensor) -> torch.Tensor:
         r"""The ELBO by enumerating all :math:`2^{D_z}` states (small :math:`D_z` only), differentiable.
 
-        .. math:: \mathcal{L}(x) = \sum_{z \in \{0,1\}^{D_z}} q_\phi(z \mid x) \log \frac{p(z)\, p_\theta(x \mid z)}{q_\phi(z \mid x)}
+        .. math:: \mathcal{L}(x; \theta, \phi) = \sum_{z \in \{0,1\}^{D_z}} q_\phi(z \mid x) \log \frac{p(z)\, p_\theta(x \mid z)}{q_\phi(z \mid x)}
 
         Its gradient is the exact gradient that the score-function estimates average to.
 
