@@ -89,7 +89,7 @@ def test_included_code_is_shown_without_its_docstring(path):
             shown_docstrings.append(options["pyobject"])
     assert shown_docstrings == [], (
         f"{path.name}: {shown_docstrings} are included with their docstrings, which render as raw "
-        "markup; start after the docstring, or show the code with vaecourse.showcode.show_source"
+        "markup; start after the docstring, or show the code with vaecourse.figures.show_source"
     )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "variance_along_training",
     "variance_against_k",
     "samples_per_beta",
+    "decoding_strip",
 ]
 
 
@@ -170,5 +171,20 @@ def variance_against_k(ks, variances, labels):
            ylabel="total variance of the gradient")
     ax.set_xticks(ks, [f"{k:g}" for k in ks])
     ax.legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def decoding_strip(model, limit=2.5, steps=9):
+    """Chapter 3: decodings of a 2-D model along each latent axis, the other coordinate at 0."""
+    values = torch.linspace(-limit, limit, steps)
+    zeros = torch.zeros(steps)
+    fig, axes = plt.subplots(2, 1, figsize=(8, 2.4))
+    for ax, name, points in zip(axes, ("$z_1$", "$z_2$"),
+                                (torch.stack([values, zeros], 1), torch.stack([zeros, values], 1))):
+        with torch.no_grad():
+            images = model.decode_mean(points)
+        image_grid(images, nrow=steps, ax=ax,
+                   title=f"{name} from {-limit:g} to {limit:g}, the other at 0")
     fig.tight_layout()
     return fig
