@@ -36,7 +36,7 @@ def markdown_table(header, rows):
     """
     from IPython.display import Markdown
 
-    header = list(header)
+    header = [str(cell) for cell in header]
     if any(len(row) != len(header) for row in rows):
         raise ValueError(f"every row needs {len(header)} cells, one per column of {header}")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
