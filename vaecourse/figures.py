@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .plots import image_grid
+from .plots import image_grid, latent_scatter
 
 __all__ = [
     "markdown_table",
@@ -23,6 +23,7 @@ __all__ = [
     "variance_against_k",
     "samples_per_beta",
     "decoding_strip",
+    "codes_against_prior",
 ]
 
 
@@ -186,5 +187,21 @@ def decoding_strip(model, limit=2.5, steps=9):
             images = model.decode_mean(points)
         image_grid(images, nrow=steps, ax=ax,
                    title=f"{name} from {-limit:g} to {limit:g}, the other at 0")
+    fig.tight_layout()
+    return fig
+
+
+def codes_against_prior(codes, labels, z_prior, from_prior, real):
+    """Chapter 1: codes with the prior's 1-, 2-, 3-sigma circles and samples; decodings; real digits."""
+    fig = plt.figure(figsize=(11, 4.2))
+    ax = fig.add_subplot(1, 3, 1)
+    latent_scatter(codes, labels, ax=ax, s=2, legend=False, title="codes and N(0, I)")
+    for r in (1, 2, 3):
+        ax.add_patch(plt.Circle((0, 0), r, fill=False, color="black", lw=1.2, ls="--"))
+    ax.scatter(z_prior[:, 0], z_prior[:, 1], marker="x", color="black", s=25, label="prior samples")
+    ax.set_aspect("equal", adjustable="datalim")
+    nrow = len(z_prior) // 4
+    image_grid(from_prior, nrow=nrow, ax=fig.add_subplot(1, 3, 2), title="decoded prior samples")
+    image_grid(real, nrow=nrow, ax=fig.add_subplot(1, 3, 3), title="real digits")
     fig.tight_layout()
     return fig
