@@ -24,6 +24,8 @@ __all__ = [
     "samples_per_beta",
     "decoding_strip",
     "codes_against_prior",
+    "naive_estimates_figure",
+    "gap_figure",
 ]
 
 
@@ -203,5 +205,44 @@ def codes_against_prior(codes, labels, z_prior, from_prior, real):
     nrow = len(z_prior) // 4
     image_grid(from_prior, nrow=nrow, ax=fig.add_subplot(1, 3, 2), title="decoded prior samples")
     image_grid(real, nrow=nrow, ax=fig.add_subplot(1, 3, 3), title="real digits")
+    fig.tight_layout()
+    return fig
+
+
+def naive_estimates_figure(naive, iw_curve, reference, sizes):
+    """Chapter 2: naive estimates of log p(x) against m (mean and spread), the IW curve, the reference.
+
+    ``naive[z_dim][m]`` and ``iw_curve[z_dim][m]`` are ``(repeats, N)`` estimates for ``N`` images;
+    ``reference[z_dim]`` is ``(N,)``.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, (z_dim, estimates) in zip(axes, naive.items()):
+        for n in range(len(reference[z_dim])):
+            colour = f"C{n}"
+            mean = np.array([float(e[:, n].mean()) for e in estimates.values()])
+            spread = np.array([float(e[:, n].std()) if len(e) > 1 else 0.0 for e in estimates.values()])
+            ax.plot(sizes, mean, marker="o", color=colour, label=f"image {n + 1}, prior samples")
+            ax.fill_between(sizes, mean - spread, mean + spread, color=colour, alpha=0.2)
+            iw = iw_curve[z_dim]
+            iw_mean = [float(e[:, n].mean()) for e in iw.values()]
+            ax.plot(list(iw), iw_mean, marker="s", ls=":", color=colour, label=f"image {n + 1}, samples of q")
+            ax.axhline(float(reference[z_dim][n]), color=colour, lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set(xlabel="number of samples $m$ (or $K$)", ylabel=r"estimate of $\log p_\theta(x)$ (nats)",
+               title=f"Gaussian VAE, $D_z$ = {z_dim}")
+    axes[0].legend(fontsize="small", frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def gap_figure(blends, curves):
+    """Chapter 2: log p(x) and the ELBO (left) and their gap (right) as q moves from the prior to the posterior."""
+    fig, (ax, ax_gap) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax.plot(blends, curves["log p(x)"], color="black", label=r"$\log p(x)$")
+    ax.plot(blends, curves["ELBO"], color="C0", marker="o", ms=3, label="ELBO")
+    ax.set(xlabel="blend: 0 = prior, 1 = best diagonal Gaussian", ylabel="nats (mean over the images)")
+    ax.legend(frameon=False)
+    ax_gap.plot(blends, curves["KL(q || posterior)"], color="C3", marker="o", ms=3)
+    ax_gap.set(xlabel="blend", ylabel=r"$\mathrm{KL}(q \,\|\, p(z \mid x))$ (nats)", yscale="log")
     fig.tight_layout()
     return fig
