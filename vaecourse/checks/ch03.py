@@ -127,18 +127,22 @@ def _rate_and_active(model: GaussianVAE, x: torch.Tensor) -> tuple[float, int]:
     return kl_normal_standard(mu, log_sigma).mean().item(), int((mu.var(0) > 0.01).sum())
 
 
-def check_train_beta_vae(fn, x_train: torch.Tensor, x_valid: torch.Tensor, epochs: int = 2,
+def check_train_beta_vae(fn, num_train: int = 3000, num_valid: int = 1000, epochs: int = 2,
                          betas: tuple[float, float] = (1.0, 8.0)) -> bool:
     """Check ``fn(beta, x_train, epochs)``: a trained 20-D :class:`GaussianVAE` with KL weight ``beta``.
 
-    The check trains one model per ``beta`` with the student's function on the same images and
-    measures the outcome on ``x_valid``: the model must carry the requested ``beta``, training
+    The check trains one model per ``beta`` with the student's function on the same
+    ``num_train`` training images and measures the outcome on ``num_valid`` validation images: the model must carry the requested ``beta``, training
     must have raised its validation ELBO above that of a fresh model, and the larger ``beta``
     must give the lower rate (average KL to the prior) and no more active dimensions.
     """
+    from ..data import load_binarized_mnist
+
     name = "train_beta_vae"
     if not callable(fn):
         return report(name, False, f"expected a function, got {type(fn).__name__}")
+    x_train = load_binarized_mnist("train")[:num_train]
+    x_valid = load_binarized_mnist("valid")[:num_valid]
     outcome = {}
     for beta in betas:
         try:
