@@ -59,7 +59,7 @@ class AutoencoderGMM(LatentVariableModel):
        training codes :math:`f_\phi(x)` (:meth:`fit_gmm`, scikit-learn's EM);
     2. pick a component :math:`c \sim \mathrm{Cat}(\pi)`;
     3. draw :math:`z \sim \mathcal{N}(\mu_c, \Sigma_c)`;
-    4. decode to Bernoulli means :math:`\sigma(g_\theta(z))`;
+    4. decode to Bernoulli means :math:`\operatorname{sigmoid}(\ell_\theta(z))`;
     5. keep the means, take the most probable image, or sample the pixels
        (:meth:`generate` with ``kind="mean"``, ``"mode"`` or ``"sample"``).
 
@@ -108,7 +108,7 @@ class AutoencoderGMM(LatentVariableModel):
         return self.autoencoder.encode(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Bernoulli logits :math:`g_\\theta(z)`, ``(..., D)``."""
+        """Bernoulli logits :math:`\\ell_\\theta(z)`, ``(..., D)``."""
         return self.autoencoder.decode(z)
 
     @torch.no_grad()

@@ -14,7 +14,7 @@ __all__ = ["Autoencoder"]
 
 
 class Autoencoder(CourseModel):
-    r"""A deterministic autoencoder :math:`z = f_\phi(x)`, :math:`\hat x = \sigma(g_\theta(z))`.
+    r"""A deterministic autoencoder :math:`z = f_\phi(x)`, :math:`\hat x = \operatorname{sigmoid}(\ell_\theta(z))`.
 
     Trained by maximising :math:`\log p_\theta(x \mid z = f_\phi(x))` under a Bernoulli
     decoder (binary cross-entropy). The code is a point, not a distribution: nothing
@@ -48,7 +48,7 @@ class Autoencoder(CourseModel):
         return self.decoder(check_latent(z, self.z_dim))
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
-        """Pixel probabilities :math:`\\sigma(g_\\theta(z))`."""
+        """Pixel probabilities :math:`\\operatorname{sigmoid}(\\ell_\\theta(z))`."""
         return torch.sigmoid(self.decode(z))
 
     def decode_mode(self, z: torch.Tensor) -> torch.Tensor:

@@ -30,8 +30,8 @@ MAX_ENUMERATED_LATENTS = 16
 
 class BernoulliVAE(LatentVariableModel):
     r"""VAE with :math:`D_z` binary latents: :math:`p(z) = \prod_j \mathcal{B}(z_j; \tfrac12)`,
-    :math:`q_\phi(z \mid x) = \prod_j \mathcal{B}(z_j; \sigma(\ell_\phi(x)_j))` and a Bernoulli decoder
-    :math:`p_\theta(x \mid z) = \prod_d \mathcal{B}(x_d; \sigma(\ell_\theta(z)_d))`, with :math:`z \in \{0, 1\}^{D_z}`.
+    :math:`q_\phi(z \mid x) = \prod_j \mathcal{B}(z_j; \operatorname{sigmoid}(\ell_\phi(x)_j))` and a Bernoulli decoder
+    :math:`p_\theta(x \mid z) = \prod_d \mathcal{B}(x_d; \operatorname{sigmoid}(\ell_\theta(z)_d))`, with :math:`z \in \{0, 1\}^{D_z}`.
 
     The ELBO :math:`\mathbb{E}_q[\log p_\theta(x \mid z)] - \mathrm{KL}(q_\phi \,\|\, p)` is trained with
     :math:`K` samples per example and the surrogate
@@ -182,7 +182,7 @@ class BernoulliVAE(LatentVariableModel):
     def exact_elbo(self, x: torch.Tensor) -> torch.Tensor:
         r"""The ELBO by enumerating all :math:`2^{D_z}` states (small :math:`D_z` only), differentiable.
 
-        .. math:: \mathcal{L}(x) = \sum_{z \in \{0,1\}^{D_z}} q_\phi(z \mid x) \log \frac{p(z)\, p_\theta(x \mid z)}{q_\phi(z \mid x)}
+        .. math:: \mathcal{L}(x; \theta, \phi) = \sum_{z \in \{0,1\}^{D_z}} q_\phi(z \mid x) \log \frac{p(z)\, p_\theta(x \mid z)}{q_\phi(z \mid x)}
 
         Its gradient is the exact gradient that the score-function estimates average to.
 

@@ -32,10 +32,10 @@ def _check_same_shape(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
 def log_bernoulli(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     r"""Bernoulli log-likelihood from logits, summed over the last dimension.
 
-    .. math:: \log p(x) = \sum_d x_d \log \sigma(\ell_d) + (1 - x_d) \log \sigma(-\ell_d)
+    .. math:: \log p(x) = \sum_d x_d \log \operatorname{sigmoid}(\ell_d) + (1 - x_d) \log \operatorname{sigmoid}(-\ell_d)
 
     Written as ``-binary_cross_entropy_with_logits``, which never forms
-    :math:`\log \sigma(\ell)` for large :math:`|\ell|` and so stays finite.
+    :math:`\log \operatorname{sigmoid}(\ell)` for large :math:`|\ell|` and so stays finite.
 
     Args:
         x: observations in {0, 1}, shape ``(..., D)``.
@@ -104,7 +104,7 @@ def kl_bernoulli(logits_q: torch.Tensor, logits_p: torch.Tensor | float = 0.0) -
 
     .. math:: \mathrm{KL}(q \,\|\, p) = \sum_j q_j \log\frac{q_j}{p_j} + (1 - q_j) \log\frac{1 - q_j}{1 - p_j}
 
-    with :math:`q_j = \sigma(\text{logits\_q}_j)` and :math:`p_j = \sigma(\text{logits\_p}_j)`. The
+    with :math:`q_j = \operatorname{sigmoid}(\text{logits\_q}_j)` and :math:`p_j = \operatorname{sigmoid}(\text{logits\_p}_j)`. The
     default prior logit 0 is :math:`\mathcal{B}(0.5)`. Computed from log-sigmoids, so a saturated
     :math:`q` gives a finite value.
 

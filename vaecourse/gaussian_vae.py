@@ -17,11 +17,11 @@ __all__ = ["GaussianVAE", "reparameterize", "iw_objective"]
 
 class GaussianVAE(LatentVariableModel):
     r"""VAE with :math:`p(z) = \mathcal{N}(0, I)`, :math:`q_\phi(z \mid x) = \mathcal{N}(\mu_\phi(x), \sigma_\phi(x)^2)`
-    and :math:`p_\theta(x \mid z) = \prod_d \mathcal{B}(x_d; \sigma(\ell_\theta(z)_d))`.
+    and :math:`p_\theta(x \mid z) = \prod_d \mathcal{B}(x_d; \operatorname{sigmoid}(\ell_\theta(z)_d))`.
 
     The training objective is the reparameterised ELBO with a KL weight :math:`\beta`,
 
-    .. math:: \mathcal{L}_\beta(x) = \mathbb{E}_{q}[\log p_\theta(x \mid z)] - \beta\, \mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z)),
+    .. math:: \mathcal{L}_\beta(x; \theta, \phi) = \mathbb{E}_{q}[\log p_\theta(x \mid z)] - \beta\, \mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z)),
 
     with the KL term computed in closed form (``analytic_kl=True``) or by Monte
     Carlo. With ``iw_samples = K > 1`` it trains on the importance-weighted bound

@@ -257,7 +257,7 @@ class LatentVariableModel(CourseModel):
         return {"elbo": float(elbo(self, x, data_batch_size=batch_size).mean())}
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
-        r"""Bernoulli means :math:`\sigma(\text{logits})`, shape ``(..., D)``."""
+        r"""Bernoulli means :math:`\operatorname{sigmoid}(\text{logits})`, shape ``(..., D)``."""
         return torch.sigmoid(self.decode(z))
 
     def decode_mode(self, z: torch.Tensor) -> torch.Tensor:

@@ -43,8 +43,8 @@ def _check_num_samples(num_samples) -> int:
 class _SBNBase(LatentVariableModel):
     r"""What every sigmoid belief network of the course shares: the generative model.
 
-    .. math:: p_\theta(z) = \prod_j \mathcal{B}(z_j; \sigma(a_j)), \qquad
-              p_\theta(x \mid z) = \prod_d \mathcal{B}(x_d; \sigma(\ell_\theta(z)_d))
+    .. math:: p_\theta(z) = \prod_j \mathcal{B}(z_j; \operatorname{sigmoid}(a_j)), \qquad
+              p_\theta(x \mid z) = \prod_d \mathcal{B}(x_d; \operatorname{sigmoid}(\ell_\theta(z)_d))
 
     with :math:`\ell_\theta(z) = Wz + b` (the classic linear SBN) or a one-hidden-layer
     network. Subclasses add the variational family :math:`q`.
@@ -87,8 +87,8 @@ class _SBNBase(LatentVariableModel):
     def elbo_surrogate(self, x: torch.Tensor, q_logits: torch.Tensor, num_samples: int):
         r"""A differentiable stand-in for the mean-field ELBO of a factorised Bernoulli :math:`q`.
 
-        .. math:: \mathcal{L}(x; \lambda) = \mathbb{E}_{q_\lambda}[\log p_\theta(x \mid z)]
-                  - \mathrm{KL}(q_\lambda \,\|\, p_\theta(z)), \qquad q_\lambda(z) = \prod_j \mathcal{B}(z_j; \sigma(\lambda_j))
+        .. math:: \mathcal{L}(x; \theta, \phi) = \mathbb{E}_{q_\ell}[\log p_\theta(x \mid z)]
+                  - \mathrm{KL}(q_\ell \,\|\, p_\theta(z)), \qquad q_\ell(z) = \prod_j \mathcal{B}(z_j; \operatorname{sigmoid}(\ell_j))
 
         The KL term is analytic. :math:`\mathbb{E}_q[\log p(x \mid z)]` has no closed form (it
         holds :math:`\mathbb{E}_q[\log(1 + e^{\ell(z)})]`), so it is estimated from ``num_samples``
@@ -98,7 +98,7 @@ class _SBNBase(LatentVariableModel):
 
         Args:
             x: ``(B, D)`` binary data.
-            q_logits: :math:`\lambda`, ``(B, Dz)``.
+            q_logits: :math:`\ell`, ``(B, Dz)``.
             num_samples: :math:`K \ge 2`.
 
         Returns:
@@ -107,14 +107,14 @@ class _SBNBase(LatentVariableModel):
         """
         z = sample_bernoulli(q_logits, num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
-        log_qz = log_bernoulli(z, q_logits)  # (K, B), carries the gradient to lambda
+        log_qz = log_bernoulli(z, q_logits)  # (K, B), carries the gradient to the logits
         kl = kl_bernoulli(q_logits, self.prior_logits)  # (B,)
         score = score_function_term(log_px_z, log_qz, leave_one_out(log_px_z.detach())).mean(0)  # (B,)
         surrogate = log_px_z.mean(0) + score - kl
         return surrogate, (log_px_z.mean(0) - kl).detach()
 
     def log_weights_given_q(self, x: torch.Tensor, q_logits: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
-        """:math:`\\log p(x, z_k) - \\log q_\\lambda(z_k)` with :math:`z_k \\sim q_\\lambda`, shape ``(K, B)``."""
+        """:math:`\\log p(x, z_k) - \\log q_\\ell(z_k)` with :math:`z_k \\sim q_\\ell`, shape ``(K, B)``."""
         check_batch(x, self.x_dim)
         if q_logits.shape != (x.shape[0], self.z_dim):
             raise ValueError(f"q_logits must have shape ({x.shape[0]}, {self.z_dim}), got {tuple(q_logits.shape)}")
@@ -168,9 +168,9 @@ class _SBNBase(LatentVariableModel):
 
     def fit_posterior(self, x: torch.Tensor, steps: int = 100, num_samples: int = 8, lr: float = 0.1,
                       init: torch.Tensor | None = None, batch_size: int = 2000) -> torch.Tensor:
-        r"""Fit one mean-field :math:`q_\lambda` per row of ``x`` with the generative model frozen.
+        r"""Fit one mean-field :math:`q_\ell` per row of ``x`` with the generative model frozen.
 
-        Maximises :math:`\mathcal{L}(x; \lambda)` over :math:`\lambda` alone by ``steps`` Adam steps
+        Maximises :math:`\mathcal{L}(x; \theta, \phi)` over :math:`\ell` alone by ``steps`` Adam steps
         of the leave-one-out score-function gradient; :math:`\theta` receives no gradient.
 
         Args:
@@ -182,7 +182,7 @@ class _SBNBase(LatentVariableModel):
             batch_size: examples optimised together (bounds memory, not the result).
 
         Returns:
-            ``(N, Dz)`` fitted logits :math:`\lambda`, detached, on the model's device.
+            ``(N, Dz)`` fitted logits :math:`\ell`, detached, on the model's device.
         """
         check_batch(x, self.x_dim)
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
@@ -213,20 +213,20 @@ class SigmoidBeliefNet(_SBNBase):
     r"""A sigmoid belief network with a non-amortised mean-field posterior, trained by alternating updates.
 
     Generative model (the parameters :math:`\theta`): a learned Bernoulli prior
-    :math:`p(z_j = 1) = \sigma(a_j)` and a decoder :math:`p(x \mid z) = \prod_d \mathcal{B}(x_d; \sigma(\ell_\theta(z)_d))`,
+    :math:`p(z_j = 1) = \operatorname{sigmoid}(a_j)` and a decoder :math:`p(x \mid z) = \prod_d \mathcal{B}(x_d; \operatorname{sigmoid}(\ell_\theta(z)_d))`,
     :math:`\ell_\theta(z) = Wz + b` (or one hidden layer). Variational family: one vector of logits
-    :math:`\lambda^{(n)} \in \mathbb{R}^{D_z}` per training example,
-    :math:`q_n(z) = \prod_j \mathcal{B}(z_j; \sigma(\lambda^{(n)}_j))`, stored as the table
-    ``q_logits`` of shape ``(num_examples, Dz)``. No network maps :math:`x` to :math:`\lambda`.
+    :math:`\ell^{(n)} \in \mathbb{R}^{D_z}` per training example,
+    :math:`q_n(z) = \prod_j \mathcal{B}(z_j; \operatorname{sigmoid}(\ell^{(n)}_j))`, stored as the table
+    ``q_logits`` of shape ``(num_examples, Dz)``. No network maps :math:`x` to :math:`\ell`.
 
     Training (:meth:`fit_batch`, called by :func:`vaecourse.train` with the batch's row indices):
 
-    1. **variational step** -- ``inner_steps`` Adam steps on the batch's rows :math:`\lambda^{(n)}`
+    1. **variational step** -- ``inner_steps`` Adam steps on the batch's rows :math:`\ell^{(n)}`
        alone, :math:`\theta` held fixed (eq. 15, first line);
     2. **generative step** -- one step of the given optimiser on :math:`\theta` alone, the just
-       updated :math:`\lambda^{(n)}` held fixed (eq. 15, second line).
+       updated :math:`\ell^{(n)}` held fixed (eq. 15, second line).
 
-    Rows of other examples do not move. New data need their own :math:`\lambda`, fitted with the
+    Rows of other examples do not move. New data need their own :math:`\ell`, fitted with the
     decoder frozen: :meth:`posterior_view`.
 
     Args:
@@ -304,7 +304,7 @@ class SigmoidBeliefNet(_SBNBase):
         elbo_q = optimise_logits(self.decode, self.prior_logits, x, lam, self.inner_steps, self.num_samples,
                                  self.inner_lr)
         self.q_logits[index] = lam
-        # step 2: theta moves, lambda frozen (detached); one step of the generative optimiser
+        # step 2: theta moves, ell frozen (detached); one step of the generative optimiser
         optimizer.zero_grad(set_to_none=True)
         z = sample_bernoulli(lam, self.num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
@@ -330,7 +330,7 @@ class AmortisedSBN(_SBNBase):
     r"""The same sigmoid belief network with an amortised posterior :math:`q_\phi(z \mid x)` (an encoder).
 
     The generative model is :class:`SigmoidBeliefNet`'s; the variational logits come from one network,
-    :math:`\lambda = e_\phi(x)`, shared by every data point. Encoder :math:`\phi` and decoder
+    :math:`\ell = e_\phi(x)`, shared by every data point. Encoder :math:`\phi` and decoder
     :math:`\theta` move together, from the same minibatch gradient (a VAE with binary latents;
     the encoder's gradient is the leave-one-out score-function estimator).
 
@@ -359,7 +359,7 @@ class AmortisedSBN(_SBNBase):
         self.encoder = mlp((x_dim, *encoder_hidden, z_dim), activation)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Variational logits :math:`\\lambda = e_\\phi(x)`, shape ``(B, Dz)``."""
+        """Variational logits :math:`\\ell = e_\\phi(x)`, shape ``(B, Dz)``."""
         return self.encoder(check_batch(x, self.x_dim))
 
     def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
