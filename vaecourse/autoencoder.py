@@ -44,7 +44,7 @@ class Autoencoder(CourseModel):
         return self.encoder(check_batch(x, self.x_dim))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Bernoulli logits :math:`g_\\theta(z)`, shape ``(..., D)``."""
+        """Bernoulli logits :math:`\\ell_\\theta(z)`, shape ``(..., D)``."""
         return self.decoder(check_latent(z, self.z_dim))
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:

@@ -16,22 +16,22 @@ __all__ = ["mean_field_gradient", "optimise_logits", "FittedPosterior"]
 
 def mean_field_gradient(f: torch.Tensor, z: torch.Tensor, q_logits: torch.Tensor,
                         prior_logits: torch.Tensor) -> torch.Tensor:
-    r"""Gradient of the mean-field ELBO with respect to the variational logits :math:`\lambda`, from samples.
+    r"""Gradient of the mean-field ELBO with respect to the variational logits :math:`\ell`, from samples.
 
-    .. math:: \nabla_\lambda \mathcal{L} \approx \frac1K \sum_k (f_k - b_k)\,(z_k - q)
-              \;-\; q \odot (1 - q) \odot (\lambda - a), \qquad q = \sigma(\lambda)
+    .. math:: \nabla_\ell \mathcal{L} \approx \frac1K \sum_k (f_k - b_k)\,(z_k - q)
+              \;-\; q \odot (1 - q) \odot (\ell - a), \qquad q = \operatorname{sigmoid}(\ell)
 
     The first term is the leave-one-out score-function estimate of
-    :math:`\nabla_\lambda \mathbb{E}_q[\log p(x \mid z)]` (:math:`b_k` from
+    :math:`\nabla_\ell \mathbb{E}_q[\log p(x \mid z)]` (:math:`b_k` from
     :func:`~vaecourse.estimators.leave_one_out`), written with the Bernoulli score
-    :math:`\nabla_\lambda \log q(z) = z - \sigma(\lambda)`; the second is the exact gradient of
-    :math:`-\mathrm{KL}(q \,\|\, p)` (:math:`\partial \mathrm{KL} / \partial q_j = \lambda_j - a_j`,
-    times :math:`\partial q_j / \partial \lambda_j = q_j (1 - q_j)`). No backpropagation is needed.
+    :math:`\nabla_\ell \log q(z) = z - \operatorname{sigmoid}(\ell)`; the second is the exact gradient of
+    :math:`-\mathrm{KL}(q \,\|\, p)` (:math:`\partial \mathrm{KL} / \partial q_j = \ell_j - a_j`,
+    times :math:`\partial q_j / \partial \ell_j = q_j (1 - q_j)`). No backpropagation is needed.
 
     Args:
         f: :math:`f_k = \log p(x \mid z_k)`, ``(K, B)``, K >= 2.
         z: the samples :math:`z_k \sim q`, ``(K, B, Dz)``.
-        q_logits: :math:`\lambda`, ``(B, Dz)``.
+        q_logits: :math:`\ell`, ``(B, Dz)``.
         prior_logits: :math:`a`, broadcastable to ``(B, Dz)``.
 
     Returns:
@@ -105,7 +105,7 @@ class FittedPosterior:
 
     @torch.no_grad()
     def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
-        """``(K, B)`` log importance weights of rows ``index`` of the fitted data under their :math:`q_\\lambda`."""
+        """``(K, B)`` log importance weights of rows ``index`` of the fitted data under their :math:`q_\\ell`."""
         n = self.x.shape[0]
         if index is None:
             if x.shape[0] != n:

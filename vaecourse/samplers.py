@@ -9,9 +9,9 @@ __all__ = ["sample_bernoulli", "reparameterize", "all_binary_states"]
 
 def sample_bernoulli(logits: torch.Tensor, num_samples: int = 1,
                      generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""Draw :math:`z \sim \mathcal{B}(\sigma(\ell))` elementwise, ``num_samples`` times.
+    r"""Draw :math:`z \sim \mathcal{B}(\operatorname{sigmoid}(\ell))` elementwise, ``num_samples`` times.
 
-    The draw :math:`z = \mathbb{1}[u < \sigma(\ell)]` with :math:`u \sim U(0, 1)` is a step
+    The draw :math:`z = \mathbb{1}[u < \operatorname{sigmoid}(\ell)]` with :math:`u \sim U(0, 1)` is a step
     function of :math:`\ell`: it carries no gradient, which is why binary latents need the
     score-function estimator instead of the reparameterisation trick.
 

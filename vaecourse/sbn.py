@@ -93,7 +93,7 @@ class _SBNBase(LatentVariableModel):
         The KL term is analytic. :math:`\mathbb{E}_q[\log p(x \mid z)]` has no closed form (it
         holds :math:`\mathbb{E}_q[\log(1 + e^{\ell(z)})]`), so it is estimated from ``num_samples``
         draws; its gradient with respect to :math:`\theta` is the plain sample mean, and with
-        respect to :math:`\lambda` the score-function estimator with the leave-one-out baseline
+        respect to :math:`\ell` the score-function estimator with the leave-one-out baseline
         (:func:`~vaecourse.estimators.leave_one_out`).
 
         Args:
@@ -286,7 +286,7 @@ class SigmoidBeliefNet(_SBNBase):
         return -surrogate.mean(), dict(elbo=elbo.mean())
 
     def fit_batch(self, x: torch.Tensor, index: torch.Tensor, optimizer: torch.optim.Optimizer):
-        r"""One round of eq. 15 on a minibatch: update :math:`\lambda^{(n)}` (batch rows), then :math:`\theta`.
+        r"""One round of eq. 15 on a minibatch: update :math:`\ell^{(n)}` (batch rows), then :math:`\theta`.
 
         Args:
             x: ``(B, D)`` the batch.

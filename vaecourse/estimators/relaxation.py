@@ -19,12 +19,12 @@ def _check_temperature(temperature: float) -> float:
 def relaxed_bernoulli(logits: torch.Tensor, temperature: float, num_samples: int = 1) -> torch.Tensor:
     r"""Reparameterised relaxed Bernoulli draws (the binary Concrete or Gumbel-softmax sample).
 
-    .. math:: \tilde z = \sigma\Big(\frac{\ell + \log u - \log(1 - u)}{\tau}\Big), \qquad u \sim U(0, 1)
+    .. math:: \tilde z = \operatorname{sigmoid}\Big(\frac{\ell + \log u - \log(1 - u)}{\tau}\Big), \qquad u \sim U(0, 1)
 
     :math:`\log u - \log(1 - u)` is standard logistic noise, so
-    :math:`P(\tilde z \le y) = \sigma\big(\tau \operatorname{logit}(y) - \ell\big)` for
+    :math:`P(\tilde z \le y) = \operatorname{sigmoid}\big(\tau \operatorname{logit}(y) - \ell\big)` for
     :math:`y \in (0, 1)`, and :math:`\mathbb{1}[\tilde z > \tfrac12]` is exactly
-    :math:`\mathcal{B}(\sigma(\ell))` whatever :math:`\tau`. As :math:`\tau \to 0` the draws
+    :math:`\mathcal{B}(\operatorname{sigmoid}(\ell))` whatever :math:`\tau`. As :math:`\tau \to 0` the draws
     concentrate on {0, 1}; for any :math:`\tau` they are a differentiable function of :math:`\ell`.
     Drawn by :class:`torch.distributions.RelaxedBernoulli`.
 
@@ -73,7 +73,7 @@ def relaxed_sample(logits: torch.Tensor, estimator: str, temperature: float, num
     r"""Latents for a relaxation-based estimator: relaxed draws, or binary draws with relaxed gradients.
 
     ``estimator="relaxed"`` returns :func:`relaxed_bernoulli` draws; ``"straight_through"`` returns
-    :math:`\mathbb{1}[\tilde z > \tfrac12]`, exact :math:`\mathcal{B}(\sigma(\ell))` samples, through
+    :math:`\mathbb{1}[\tilde z > \tfrac12]`, exact :math:`\mathcal{B}(\operatorname{sigmoid}(\ell))` samples, through
     :func:`straight_through`. Shapes as in :func:`relaxed_bernoulli`.
 
     >>> z = relaxed_sample(torch.randn(2, 5), "straight_through", temperature=1.0, num_samples=3)
