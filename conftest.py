@@ -14,7 +14,9 @@ from pathlib import Path
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: runs a whole chapter again (deselect with -m 'not slow')")
+    config.addinivalue_line(
+        "markers", "slow: runs a whole chapter again (deselect with -m 'not slow')"
+    )
     # The kernels nbval starts inherit this environment (this checkout's package, absolute
     # folders, the course's thread settings); they run in book/.
     from vaecourse.runtime import child_environment
@@ -30,7 +32,11 @@ def _use_temporary_folders(config):
     Tests then never write into the user's own cache (``~/.cache/vaecourse``). The data already there are
     linked (or copied) into the temporary cache, so the data tests read them without a new download.
     """
-    unset = [name for name in ("VAECOURSE_CHECKPOINTS", "VAECOURSE_CACHE") if not os.environ.get(name)]
+    unset = [
+        name
+        for name in ("VAECOURSE_CHECKPOINTS", "VAECOURSE_CACHE")
+        if not os.environ.get(name)
+    ]
     if not unset:
         return
     from vaecourse.data import cache_dir
@@ -43,8 +49,12 @@ def _use_temporary_folders(config):
     if "VAECOURSE_CACHE" in unset:
         for subfolder in ("binarized_mnist", "mnist"):
             if (users_cache / subfolder).is_dir():
-                shutil.copytree(users_cache / subfolder, session / "cache" / subfolder,
-                                ignore=shutil.ignore_patterns(".*"), copy_function=_link_or_copy)
+                shutil.copytree(
+                    users_cache / subfolder,
+                    session / "cache" / subfolder,
+                    ignore=shutil.ignore_patterns(".*"),
+                    copy_function=_link_or_copy,
+                )
         os.environ["VAECOURSE_CACHE"] = str(session / "cache")
 
 
@@ -53,4 +63,3 @@ def _link_or_copy(source, destination):
         os.link(source, destination)
     except OSError:
         shutil.copy2(source, destination)
-

@@ -14,19 +14,30 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def pytest_addoption(parser):
     group = parser.getgroup("vaecourse")
-    group.addoption("--device", default="cpu",
-                    help="torch device the model tests run on, e.g. cpu, cuda, cuda:1, mps (default: cpu)")
-    group.addoption("--dtype", default="float32", choices=sorted(DTYPES),
-                    help="floating-point dtype of the models and data in the model tests (default: float32)")
+    group.addoption(
+        "--device",
+        default="cpu",
+        help="torch device the model tests run on, e.g. cpu, cuda, cuda:1, mps (default: cpu)",
+    )
+    group.addoption(
+        "--dtype",
+        default="float32",
+        choices=sorted(DTYPES),
+        help="floating-point dtype of the models and data in the model tests (default: float32)",
+    )
 
 
 def pytest_configure(config):
     device = torch.device(config.getoption("--device"))
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise pytest.UsageError("--device cuda was asked for, but torch sees no CUDA device here; "
-                                "use --device cpu (the default)")
+        raise pytest.UsageError(
+            "--device cuda was asked for, but torch sees no CUDA device here; "
+            "use --device cpu (the default)"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise pytest.UsageError("--device mps was asked for, but MPS is not available here; use --device cpu")
+        raise pytest.UsageError(
+            "--device mps was asked for, but MPS is not available here; use --device cpu"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,9 @@ def published_text(bits: np.ndarray) -> bytes:
     digits = np.where(bits == 1, ord("1"), ord("0")).astype(np.uint8)  # (N, IMAGE_SIZE)
     spaces = np.full_like(digits, ord(" "))
     spaces[:, -1] = ord("\n")
-    return np.stack([digits, spaces], axis=2).tobytes()  # d, ' ', d, ' ', ..., d, '\n' per image
+    return np.stack(
+        [digits, spaces], axis=2
+    ).tobytes()  # d, ' ', d, ' ', ..., d, '\n' per image
 
 
 def random_bits(num_images: int) -> np.ndarray:
@@ -25,14 +27,24 @@ def random_bits(num_images: int) -> np.ndarray:
 
 def idx_files(num_images: int) -> tuple[dict[str, bytes], np.ndarray, np.ndarray]:
     """Generated MNIST train files in IDX format, and the images and labels they hold."""
-    images = torch.randint(0, 256, (num_images, *IMAGE_SHAPE), dtype=torch.uint8).numpy()
+    images = torch.randint(
+        0, 256, (num_images, *IMAGE_SHAPE), dtype=torch.uint8
+    ).numpy()
     labels = torch.randint(0, 10, (num_images,), dtype=torch.uint8).numpy()
-    return {
-        "train-images-idx3-ubyte.gz": gzip.compress(struct.pack(">IIII", 0x0803, num_images, *IMAGE_SHAPE)
-                                                    + images.tobytes(), mtime=0),
-        "train-labels-idx1-ubyte.gz": gzip.compress(struct.pack(">II", 0x0801, num_images) + labels.tobytes(),
-                                                    mtime=0),
-    }, images, labels
+    return (
+        {
+            "train-images-idx3-ubyte.gz": gzip.compress(
+                struct.pack(">IIII", 0x0803, num_images, *IMAGE_SHAPE)
+                + images.tobytes(),
+                mtime=0,
+            ),
+            "train-labels-idx1-ubyte.gz": gzip.compress(
+                struct.pack(">II", 0x0801, num_images) + labels.tobytes(), mtime=0
+            ),
+        },
+        images,
+        labels,
+    )
 
 
 class Server:
@@ -51,11 +63,17 @@ class Server:
             def do_GET(self):
                 if self.path in server.trickle:
                     return self.trickle()
-                status, body, length = server.routes.get(self.path, (404, b"not found", None))
+                status, body, length = server.routes.get(
+                    self.path, (404, b"not found", None)
+                )
                 self.send_response(status)
-                self.send_header("Content-Length", str(len(body) if length is None else length))
+                self.send_header(
+                    "Content-Length", str(len(body) if length is None else length)
+                )
                 self.end_headers()
-                self.wfile.write(body)  # shorter than a larger declared length: the connection is then cut
+                self.wfile.write(
+                    body
+                )  # shorter than a larger declared length: the connection is then cut
                 self.close_connection = True
 
             def trickle(self):
@@ -75,7 +93,9 @@ class Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), daemon=True
+        )
         self.thread.start()
 
     def close(self):

@@ -41,12 +41,19 @@ def test_gmm_log_density_integrates_to_one():
     grid = torch.linspace(-12, 12, 601)
     z = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1)  # (601, 601, 2)
     cell = (grid[1] - grid[0]) ** 2
-    assert (model.log_prior(z).exp().sum() * cell).item() == pytest.approx(1.0, abs=1e-3)
+    assert (model.log_prior(z).exp().sum() * cell).item() == pytest.approx(
+        1.0, abs=1e-3
+    )
 
 
 def test_gmm_log_density_rejects_wrong_shapes():
     with pytest.raises(ValueError, match="expected z"):
-        gmm_log_density(torch.zeros(4, 3), torch.zeros(2), torch.zeros(2, 2), torch.eye(2).repeat(2, 1, 1))
+        gmm_log_density(
+            torch.zeros(4, 3),
+            torch.zeros(2),
+            torch.zeros(2, 2),
+            torch.eye(2).repeat(2, 1, 1),
+        )
 
 
 def test_sampling_follows_the_mixture():
@@ -56,8 +63,12 @@ def test_sampling_follows_the_mixture():
     assert torch.allclose(freq, torch.from_numpy(gmm.weights_).float(), atol=0.015)
     for k in range(3):
         zk = z[c == k]
-        assert torch.allclose(zk.mean(0), torch.from_numpy(gmm.means_[k]).float(), atol=0.05)
-        assert torch.allclose(torch.cov(zk.T), torch.from_numpy(gmm.covariances_[k]).float(), atol=0.08)
+        assert torch.allclose(
+            zk.mean(0), torch.from_numpy(gmm.means_[k]).float(), atol=0.05
+        )
+        assert torch.allclose(
+            torch.cov(zk.T), torch.from_numpy(gmm.covariances_[k]).float(), atol=0.08
+        )
 
 
 @pytest.mark.parametrize("kind", ["mean", "mode", "sample"])
@@ -84,12 +95,18 @@ def test_iw_estimate_matches_quadrature_over_the_code_plane(device, dtype):
     model = model.to(device, dtype)
     x = torch.bernoulli(torch.full((4, X_DIM), 0.3)).to(device, dtype)
     grid = torch.linspace(-10, 10, 801, dtype=dtype, device=device)
-    z = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 1, 2)  # (G, 1, 2)
+    z = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).reshape(
+        -1, 1, 2
+    )  # (G, 1, 2)
     with torch.no_grad():
         log_joint = model.log_prior(z) + log_bernoulli(x, model.decode(z))  # (G, B)
-    exact = torch.logsumexp(log_joint, 0) + 2 * math.log(grid[1] - grid[0])  # log of a Riemann sum
+    exact = torch.logsumexp(log_joint, 0) + 2 * math.log(
+        grid[1] - grid[0]
+    )  # log of a Riemann sum
     exact = exact.cpu()
-    model.proposal_scale.fill_(3.0)  # wide enough to cover the mixture: light-tailed weights
+    model.proposal_scale.fill_(
+        3.0
+    )  # wide enough to cover the mixture: light-tailed weights
     estimate = iw_log_likelihood(model, x, 100_000)
     assert torch.allclose(estimate, exact, atol=0.05)
 
@@ -99,7 +116,9 @@ def test_tune_proposal_scale_keeps_the_best_scale():
     x = torch.bernoulli(torch.full((20, X_DIM), 0.3))
     results = model.tune_proposal_scale(x, [0.01, 1.0], num_samples=50)
     assert model.proposal_scale.item() == pytest.approx(max(results, key=results.get))
-    assert results[1.0] > results[0.01]  # a narrow proposal around a poor code misses the prior's mass
+    assert (
+        results[1.0] > results[0.01]
+    )  # a narrow proposal around a poor code misses the prior's mass
 
 
 def test_from_autoencoder_copies_weights_and_checkpoint_keeps_the_mixture(tmp_path):

@@ -5,11 +5,15 @@ import math
 import pytest
 import torch
 
-from vaecourse.bernoulli_vae import BernoulliVAE, all_binary_states, encoder_gradient_variance, sample_bernoulli
+from vaecourse.bernoulli_vae import (
+    BernoulliVAE,
+    all_binary_states,
+    encoder_gradient_variance,
+    sample_bernoulli,
+)
 from vaecourse.checkpoint import load_checkpoint, save_checkpoint
 from vaecourse.evaluate import elbo, iw_log_likelihood
 from vaecourse.train import train
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -31,11 +35,17 @@ def test_exact_elbo_is_log_likelihood_minus_kl_to_the_posterior():
     model, x = _tiny()
     z = all_binary_states(5).unsqueeze(1)  # (S, 1, Dz)
     with torch.no_grad():
-        log_joint = torch.distributions.Bernoulli(logits=model.decode(z)).log_prob(x).sum(-1) - 5 * math.log(2)
+        log_joint = torch.distributions.Bernoulli(logits=model.decode(z)).log_prob(
+            x
+        ).sum(-1) - 5 * math.log(2)
         log_post = log_joint - torch.logsumexp(log_joint, 0)  # (S, B)
-        log_q = torch.distributions.Bernoulli(logits=model.encode(x)).log_prob(z).sum(-1)
+        log_q = (
+            torch.distributions.Bernoulli(logits=model.encode(x)).log_prob(z).sum(-1)
+        )
         kl = (log_q.exp() * (log_q - log_post)).sum(0)
-        torch.testing.assert_close(model.exact_elbo(x), model.exact_log_likelihood(x) - kl, rtol=0, atol=1e-4)
+        torch.testing.assert_close(
+            model.exact_elbo(x), model.exact_log_likelihood(x) - kl, rtol=0, atol=1e-4
+        )
 
 
 def test_elbo_and_iw_agree_with_enumeration(device, dtype):
@@ -48,7 +58,7 @@ def test_elbo_and_iw_agree_with_enumeration(device, dtype):
     assert bool((exact_elbo <= exact_ll + 1e-5).all())
     iw = iw_log_likelihood(model, x, num_samples=5000)
     torch.testing.assert_close(iw, exact_ll.cpu(), rtol=0, atol=0.02)
-    assert bool((iw.mean() > mc_elbo.mean().cpu()))
+    assert bool(iw.mean() > mc_elbo.mean().cpu())
 
 
 def test_training_raises_the_elbo_and_the_learned_baseline_trains(device, dtype):
@@ -59,7 +69,10 @@ def test_training_raises_the_elbo_and_the_learned_baseline_trains(device, dtype)
     net_before = [p.detach().clone() for p in model.baseline.net.parameters()]
     train(model, x, epochs=15, batch_size=32, lr=1e-2, progress=False, device=device)
     assert float(model.exact_elbo(x).mean().detach()) > before + 0.5
-    assert any(not torch.equal(a, b) for a, b in zip(net_before, model.baseline.net.parameters()))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(net_before, model.baseline.net.parameters())
+    )
     assert int(model.baseline.moving_average.steps) == 15 * 8
 
 
@@ -71,7 +84,9 @@ def test_checkpoint_round_trip_keeps_the_baseline(tmp_path):
     loaded = load_checkpoint(path)
     assert loaded.config == model.config
     assert float(loaded.baseline.value) == pytest.approx(float(model.baseline.value))
-    torch.testing.assert_close(loaded.exact_log_likelihood(x), model.exact_log_likelihood(x))
+    torch.testing.assert_close(
+        loaded.exact_log_likelihood(x), model.exact_log_likelihood(x)
+    )
 
 
 def test_prior_samples_are_binary_fair_coins(device, dtype):
@@ -85,7 +100,9 @@ def test_prior_samples_are_binary_fair_coins(device, dtype):
 def test_sample_bernoulli_frequencies_match_the_probabilities():
     logits = torch.tensor([[-2.0, 0.0, 1.5]])
     z = sample_bernoulli(logits, num_samples=20_000)
-    torch.testing.assert_close(z.mean((0, 1)), torch.sigmoid(logits[0]), rtol=0, atol=0.015)
+    torch.testing.assert_close(
+        z.mean((0, 1)), torch.sigmoid(logits[0]), rtol=0, atol=0.015
+    )
 
 
 def test_inputs_are_checked():
@@ -104,13 +121,22 @@ def test_encoder_gradient_variance_is_unbiased_and_ranks_baselines():
     with torch.no_grad():
         model.decoder[-1].weight.mul_(4.0)  # make p(x | z) depend on z
     params = list(model.encoder.parameters())
-    exact = torch.cat([g.reshape(-1) for g in torch.autograd.grad(-model.exact_elbo(x).mean(), params)]).double()
-    stats = {name: encoder_gradient_variance(model, x, name, num_samples=4, num_draws=200)
-             for name in ("none", "learned", "loo")}
+    exact = torch.cat(
+        [
+            g.reshape(-1)
+            for g in torch.autograd.grad(-model.exact_elbo(x).mean(), params)
+        ]
+    ).double()
+    stats = {
+        name: encoder_gradient_variance(model, x, name, num_samples=4, num_draws=200)
+        for name in ("none", "learned", "loo")
+    }
     for name, s in stats.items():
         moving = s.standard_error > 0  # a dead ReLU unit gets no gradient at all
         assert torch.equal(s.mean[~moving], exact[~moving] * 0), name
-        assert ((s.mean - exact)[moving] / s.standard_error[moving]).abs().max() < 4.5, name
+        assert (
+            (s.mean - exact)[moving] / s.standard_error[moving]
+        ).abs().max() < 4.5, name
     assert stats["loo"].total_variance < stats["none"].total_variance
     assert stats["learned"].total_variance < stats["none"].total_variance
     assert model.training is False

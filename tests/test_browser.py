@@ -54,12 +54,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SUPPORT = Path(__file__).resolve().parent / "browser_support"
 # Console errors that come from the toolchain, not from the book, each with its reason.
 KNOWN_CONSOLE_ERRORS = {
-    "Identifier 'THEBE_JS_URL' has already been declared":
-        "sphinx-thebe 0.3.1 adds its configuration script twice under Jupyter Book 1.0 / Sphinx 7 "
-        "(a clean one-page book shows it too); Thebe is off in this book, so nothing breaks",
+    "Identifier 'THEBE_JS_URL' has already been declared": "sphinx-thebe 0.3.1 adds its configuration script twice under Jupyter Book 1.0 / Sphinx 7 "
+    "(a clean one-page book shows it too); Thebe is off in this book, so nothing breaks",
 }
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _toc_pages() -> list[str]:
@@ -78,13 +84,21 @@ def _source(page: str) -> Path | None:
 
 
 def _chromium() -> str | None:
-    candidates = [os.environ.get("VAECOURSE_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                  shutil.which("chromium-browser"), shutil.which("google-chrome")]
+    candidates = [
+        os.environ.get("VAECOURSE_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        shutil.which("google-chrome"),
+    ]
     return next((c for c in candidates if c and Path(c).exists()), None)
 
 
 def _mathjax_dir() -> Path | None:
-    for candidate in (os.environ.get("VAECOURSE_MATHJAX"), SUPPORT / "node_modules" / "mathjax"):
+    for candidate in (
+        os.environ.get("VAECOURSE_MATHJAX"),
+        SUPPORT / "node_modules" / "mathjax",
+    ):
         if candidate and (Path(candidate) / "es5" / "tex-mml-chtml.js").exists():
             return Path(candidate)
     return None
@@ -105,7 +119,9 @@ def _fresh(html: Path) -> bool:
     index = html / "index.html"
     if not index.exists():
         return False
-    sources = [ROOT / "_config.yml", ROOT / "_toc.yml"] + [s for p in PAGES if (s := _source(p))]
+    sources = [ROOT / "_config.yml", ROOT / "_toc.yml"] + [
+        s for p in PAGES if (s := _source(p))
+    ]
     return all(s.stat().st_mtime <= index.stat().st_mtime for s in sources)
 
 
@@ -115,20 +131,37 @@ def book_html(tmp_path_factory) -> Path:
     if given:
         html = Path(given)
         if not (html / "index.html").exists():
-            pytest.fail(f"VAECOURSE_BOOK_HTML={given} holds no index.html; build the book first "
-                        "(jupyter-book build .) or unset the variable")
+            pytest.fail(
+                f"VAECOURSE_BOOK_HTML={given} holds no index.html; build the book first "
+                "(jupyter-book build .) or unset the variable"
+            )
         return html
     if _fresh(ROOT / "_build" / "html"):
         return ROOT / "_build" / "html"
     out = tmp_path_factory.mktemp("book")
     env = {**os.environ, "VAECOURSE_QUICK": "1"}
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")  # the console script of this environment
-    build = subprocess.run([str(jupyter_book) if jupyter_book.exists() else "jupyter-book", "build", str(ROOT),
-                            "--path-output", str(out),
-                            "--keep-going"], cwd=ROOT, env=env, capture_output=True, text=True)
+    jupyter_book = Path(sys.executable).with_name(
+        "jupyter-book"
+    )  # the console script of this environment
+    build = subprocess.run(
+        [
+            str(jupyter_book) if jupyter_book.exists() else "jupyter-book",
+            "build",
+            str(ROOT),
+            "--path-output",
+            str(out),
+            "--keep-going",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     html = out / "_build" / "html"
     if not (html / "index.html").exists():
-        pytest.fail(f"the quick book build failed (exit {build.returncode}):\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}")
+        pytest.fail(
+            f"the quick book build failed (exit {build.returncode}):\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
+        )
     return html
 
 
@@ -152,11 +185,15 @@ def _missing_setup() -> list[str]:
     """What the browser test lacks, each with the one command that adds it."""
     missing = []
     if _chromium() is None:
-        missing.append("Chromium (`apt-get install chromium`, or set VAECOURSE_CHROMIUM)")
+        missing.append(
+            "Chromium (`apt-get install chromium`, or set VAECOURSE_CHROMIUM)"
+        )
     if importlib.util.find_spec("playwright") is None:
         missing.append("the playwright package (`python -m pip install playwright`)")
     if _mathjax_dir() is None:
-        missing.append("MathJax 3 (`npm ci --prefix tests/browser_support`, or set VAECOURSE_MATHJAX)")
+        missing.append(
+            "MathJax 3 (`npm ci --prefix tests/browser_support`, or set VAECOURSE_MATHJAX)"
+        )
     return missing
 
 
@@ -167,7 +204,9 @@ def browser():
     from playwright import sync_api
 
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(
+            executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -193,15 +232,27 @@ def _local_file(url: str) -> Path | None:
 def _route(stubbed: list[str]):
     def handle(route):
         url = route.request.url
-        if urlparse(url).hostname in ("127.0.0.1", "localhost") or url.startswith(("data:", "blob:")):
+        if urlparse(url).hostname in ("127.0.0.1", "localhost") or url.startswith(
+            ("data:", "blob:")
+        ):
             return route.continue_()
         local = _local_file(url)
         if local is not None and local.is_file():
-            content_type = mimetypes.guess_type(local.name)[0] or "application/octet-stream"
-            return route.fulfill(status=200, body=local.read_bytes(), content_type=content_type,
-                                 headers={"Access-Control-Allow-Origin": "*"})
+            content_type = (
+                mimetypes.guess_type(local.name)[0] or "application/octet-stream"
+            )
+            return route.fulfill(
+                status=200,
+                body=local.read_bytes(),
+                content_type=content_type,
+                headers={"Access-Control-Allow-Origin": "*"},
+            )
         stubbed.append(url)
-        content_type = "text/css" if url.split("?")[0].endswith(".css") else "application/javascript"
+        content_type = (
+            "text/css"
+            if url.split("?")[0].endswith(".css")
+            else "application/javascript"
+        )
         return route.fulfill(status=200, body=b"", content_type=content_type)
 
     return handle
@@ -214,10 +265,14 @@ _OUTPUT_PROBLEMS = {
     "a traceback": re.compile(r"Traceback \(most recent call last\)|Traceback"),
     "an exception": re.compile(r"Exception|\b[A-Z][A-Za-z]*Error: "),
     "progress-bar litter": re.compile(r"\d+it/s\]|\d+%\|[#█▏▎▍▌▋▊▉ ]*\|"),
-    "an unrendered Markdown table (set nb_render_markdown_format: myst)": re.compile(r"\|\s*[-—–:]+\s*\|\s*[-—–:]+"),
-    "a widget's raw text": re.compile(r"\b(?:interactive|HBox|VBox|IntSlider|FloatSlider|Dropdown)\(children=|"
-                                      r"\b(?:IntSlider|FloatSlider)\(value=|Widget Javascript not detected|"
-                                      r"Loading widget\.\.\."),
+    "an unrendered Markdown table (set nb_render_markdown_format: myst)": re.compile(
+        r"\|\s*[-—–:]+\s*\|\s*[-—–:]+"
+    ),
+    "a widget's raw text": re.compile(
+        r"\b(?:interactive|HBox|VBox|IntSlider|FloatSlider|Dropdown)\(children=|"
+        r"\b(?:IntSlider|FloatSlider)\(value=|Widget Javascript not detected|"
+        r"Loading widget\.\.\."
+    ),
 }
 
 
@@ -234,58 +289,91 @@ def _colab_url(page: str) -> str:
 @pytest.mark.parametrize("page", PAGES)
 def test_page_as_a_reader_sees_it(page, browser, server, book_html):
     if not (book_html / f"{page}.html").exists():
-        pytest.fail(f"{page} is listed in _toc.yml but {page}.html is not in the build at {book_html}")
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+        pytest.fail(
+            f"{page} is listed in _toc.yml but {page}.html is not in the build at {book_html}"
+        )
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, device_scale_factor=1
+    )
     page_ = context.new_page()
     errors: list[str] = []
     stubbed: list[str] = []
-    page_.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
+    page_.on(
+        "console",
+        lambda msg: (
+            errors.append(f"console.{msg.type}: {msg.text}")
+            if msg.type == "error"
+            else None
+        ),
+    )
     page_.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
     page_.route("**/*", _route(stubbed))
     try:
-        response = page_.goto(f"{server}/{page}.html", wait_until="load", timeout=60_000)
-        assert response is not None and response.ok, f"{page}.html answered {response and response.status}"
+        response = page_.goto(
+            f"{server}/{page}.html", wait_until="load", timeout=60_000
+        )
+        assert response is not None and response.ok, (
+            f"{page}.html answered {response and response.status}"
+        )
         problems: list[str] = []
 
         # Math: wait for MathJax, then every math node must hold typeset output and no TeX error.
         n_math = page_.locator(".math").count()
         if n_math:
-            page_.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                                    timeout=30_000)
+            page_.wait_for_function(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                timeout=30_000,
+            )
             page_.evaluate("() => MathJax.startup.promise")
             untypeset = page_.evaluate(
                 "() => Array.from(document.querySelectorAll('.math'))"
-                ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80))")
+                ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80))"
+            )
             tex_errors = page_.evaluate(
                 "() => Array.from(document.querySelectorAll('mjx-merror'))"
-                ".map(e => e.getAttribute('data-mjx-error') || e.textContent)")
+                ".map(e => e.getAttribute('data-mjx-error') || e.textContent)"
+            )
             if untypeset:
-                problems.append(f"{len(untypeset)} of {n_math} math nodes not typeset, e.g. {untypeset[:3]}")
+                problems.append(
+                    f"{len(untypeset)} of {n_math} math nodes not typeset, e.g. {untypeset[:3]}"
+                )
             if tex_errors:
                 problems.append(f"TeX errors: {tex_errors[:5]}")
 
         # Images: every <img> decoded with a positive natural width.
-        page_.evaluate("() => Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)))")
-        broken = page_.evaluate("() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-                                ".map(i => i.getAttribute('src'))")
+        page_.evaluate(
+            "() => Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)))"
+        )
+        broken = page_.evaluate(
+            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+            ".map(i => i.getAttribute('src'))"
+        )
         if broken:
             problems.append(f"images that did not load: {broken}")
 
         # Outputs: no tracebacks, exceptions, progress bars or widget text; no live widget without a manager.
-        outputs = page_.evaluate("() => Array.from(document.querySelectorAll('.cell_output, .output'))"
-                                 ".map(e => e.innerText)")
+        outputs = page_.evaluate(
+            "() => Array.from(document.querySelectorAll('.cell_output, .output'))"
+            ".map(e => e.innerText)"
+        )
         for what, pattern in _OUTPUT_PROBLEMS.items():
             hits = [m.group(0) for text in outputs for m in [pattern.search(text)] if m]
             if hits:
                 problems.append(f"an output shows {what}: {hits[:3]}")
-        widget_views = page_.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+        widget_views = page_.locator(
+            'script[type="application/vnd.jupyter.widget-view+json"]'
+        ).count()
         if widget_views:
-            problems.append(f"{widget_views} live widget view(s) in a static page: the build should show the "
-                            "static fallback figure (vaecourse.notebook.interactive_or_static)")
+            problems.append(
+                f"{widget_views} live widget view(s) in a static page: the build should show the "
+                "static fallback figure (vaecourse.notebook.interactive_or_static)"
+            )
 
         # Colab: a chapter's launch link opens this notebook in this repository.
         if (source := _source(page)) is not None and source.suffix == ".ipynb":
-            links = page_.eval_on_selector_all('a[href*="colab.research.google.com"]', "els => els.map(e => e.href)")
+            links = page_.eval_on_selector_all(
+                'a[href*="colab.research.google.com"]', "els => els.map(e => e.href)"
+            )
             expected = _colab_url(page)
             if expected not in links:
                 problems.append(f"Colab link {links or 'missing'}; expected {expected}")
@@ -319,18 +407,24 @@ def test_page_as_a_reader_sees_it(page, browser, server, book_html):
         page_.evaluate("() => window.scrollTo(0, 0)")
         shots = _artifacts()
         name = page.replace("/", "_")
-        page_.screenshot(path=str(shots / f"{name}.png"), full_page=True)  # as a reader first sees it
+        page_.screenshot(
+            path=str(shots / f"{name}.png"), full_page=True
+        )  # as a reader first sees it
 
         # Exercise solutions: collapsed at first, shown after a click on their title.
         solutions = page_.locator("div.solution.dropdown")
         for i in range(solutions.count()):
             solution = solutions.nth(i)
-            body = solution.locator(":scope > :not(.admonition-title):not(button)").first
+            body = solution.locator(
+                ":scope > :not(.admonition-title):not(button)"
+            ).first
             if body.count() == 0:
                 continue
             label = solution.get_attribute("id") or f"solution {i + 1}"
             if body.is_visible():
-                problems.append(f"{label} is shown before any click (expected a collapsed dropdown)")
+                problems.append(
+                    f"{label} is shown before any click (expected a collapsed dropdown)"
+                )
                 continue
             solution.locator(":scope > .admonition-title").click()
             try:
@@ -338,23 +432,40 @@ def test_page_as_a_reader_sees_it(page, browser, server, book_html):
             except Exception:  # noqa: BLE001 - playwright's TimeoutError; reported below
                 problems.append(f"{label} does not open on a click on its title")
 
-        record = dict(page=page, console_errors=errors, stubbed_external=sorted(set(stubbed)), problems=problems,
-                      math_nodes=n_math, images=page_.evaluate("() => document.images.length"),
-                      solutions=solutions.count(), **layout)
+        record = dict(
+            page=page,
+            console_errors=errors,
+            stubbed_external=sorted(set(stubbed)),
+            problems=problems,
+            math_nodes=n_math,
+            images=page_.evaluate("() => document.images.length"),
+            solutions=solutions.count(),
+            **layout,
+        )
         (shots / f"{name}.json").write_text(json.dumps(record, indent=1))
         if stubbed:
-            print(f"{page}: external requests answered with an empty body: {sorted(set(stubbed))}")
+            print(
+                f"{page}: external requests answered with an empty body: {sorted(set(stubbed))}"
+            )
         notes = {k: v for k, v in layout.items() if isinstance(v, list) and v}
         if notes:
             print(f"{page}: layout notes: {json.dumps(notes)}")
 
         offline = sorted(set(stubbed))
         known = [e for e in errors if any(k in e for k in KNOWN_CONSOLE_ERRORS)]
-        from_offline = [e for e in errors if e not in known and any(u in e for u in offline)]
+        from_offline = [
+            e for e in errors if e not in known and any(u in e for u in offline)
+        ]
         if known or from_offline:
-            print(f"{page}: console errors not counted (known toolchain issue, or a CDN file absent offline): "
-                  f"{known + from_offline}")
-        problems += [f"console error: {e}" for e in errors if e not in known and e not in from_offline]
+            print(
+                f"{page}: console errors not counted (known toolchain issue, or a CDN file absent offline): "
+                f"{known + from_offline}"
+            )
+        problems += [
+            f"console error: {e}"
+            for e in errors
+            if e not in known and e not in from_offline
+        ]
         assert not problems, f"{page}:\n  " + "\n  ".join(problems)
     finally:
         context.close()

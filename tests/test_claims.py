@@ -31,13 +31,21 @@ def _chapter(stem: str) -> nbformat.NotebookNode:
 def _glued_names(code: str) -> list[re.Pattern]:
     """The names passed to ``glue`` in ``code``; an f-string's fields match anything."""
     names = re.findall(r'glue\(f?"([^"]+)"', code)
-    return [re.compile(re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(n)) + "$") for n in names]
+    return [
+        re.compile(re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(n)) + "$") for n in names
+    ]
 
 
 def _executed_dir() -> Path | None:
     candidates = [os.environ.get("VAECOURSE_EXECUTED_BOOK")]
     if os.environ.get("VAECOURSE_BOOK_HTML"):
-        candidates.append(str(Path(os.environ["VAECOURSE_BOOK_HTML"]).parent / "jupyter_execute" / "book"))
+        candidates.append(
+            str(
+                Path(os.environ["VAECOURSE_BOOK_HTML"]).parent
+                / "jupyter_execute"
+                / "book"
+            )
+        )
     candidates.append(str(ROOT / "_build" / "jupyter_execute" / "book"))
     return next((Path(c) for c in candidates if c and Path(c).is_dir()), None)
 
@@ -45,21 +53,35 @@ def _executed_dir() -> Path | None:
 @pytest.mark.parametrize("stem", CHAPTERS)
 def test_every_registered_claim_is_glued_and_quoted(stem):
     notebook = _chapter(stem)
-    glued = _glued_names("\n".join(c.source for c in notebook.cells if c.cell_type == "code"))
+    glued = _glued_names(
+        "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    )
     for name, value in REGISTRY[stem].items():
-        assert isinstance(value, (str, bool)), f"{stem}: {name} = {value!r} is a number, not a claim"
-        assert any(p.match(name) for p in glued), f"{stem}: the claim {name} is registered but never glued"
-        assert paragraphs_quoting(notebook, name), f"{stem}: the claim {name} is glued but not quoted"
+        assert isinstance(value, (str, bool)), (
+            f"{stem}: {name} = {value!r} is a number, not a claim"
+        )
+        assert any(p.match(name) for p in glued), (
+            f"{stem}: the claim {name} is registered but never glued"
+        )
+        assert paragraphs_quoting(notebook, name), (
+            f"{stem}: the claim {name} is glued but not quoted"
+        )
 
 
 @pytest.mark.parametrize("stem", CHAPTERS)
 def test_quick_build_agrees_or_the_text_says_full_mode(stem):
     directory = _executed_dir()
     if directory is None or not (directory / f"{stem}.ipynb").exists():
-        pytest.skip("no executed quick build: build the book, or set VAECOURSE_EXECUTED_BOOK")
+        pytest.skip(
+            "no executed quick build: build the book, or set VAECOURSE_EXECUTED_BOOK"
+        )
     executed = nbformat.read(directory / f"{stem}.ipynb", as_version=4)
-    text = "".join(str(o.get("text", "")) for c in executed.cells for o in c.get("outputs", []))
-    assert "quick mode: True" in text, f"{directory / stem}.ipynb was not executed in quick mode"
+    text = "".join(
+        str(o.get("text", "")) for c in executed.cells for o in c.get("outputs", [])
+    )
+    assert "quick mode: True" in text, (
+        f"{directory / stem}.ipynb was not executed in quick mode"
+    )
     quick = claims(glued_values(executed))
     unregistered = sorted(set(quick) - set(REGISTRY[stem]))
     assert not unregistered, (
@@ -70,7 +92,9 @@ def test_quick_build_agrees_or_the_text_says_full_mode(stem):
     for name, full in REGISTRY[stem].items():
         if quick.get(name) == full:
             continue
-        unlabelled = [p for p in paragraphs_quoting(notebook, name) if FULL_MODE_WORDS not in p]
+        unlabelled = [
+            p for p in paragraphs_quoting(notebook, name) if FULL_MODE_WORDS not in p
+        ]
         assert not unlabelled, (
             f"{stem}: {name} is {quick.get(name)!r} in the quick build and {full!r} in the full "
             f"build, and this paragraph does not say that it is about {FULL_MODE_WORDS}:\n"

@@ -11,7 +11,9 @@ from vaecourse.gaussian_vae import GaussianVAE
 
 def test_paired_standard_error_is_that_of_the_differences():
     a = torch.randn(400, dtype=torch.float64) * 10
-    b = a - 1 + 0.1 * torch.randn(400, dtype=torch.float64)  # strongly correlated with a
+    b = (
+        a - 1 + 0.1 * torch.randn(400, dtype=torch.float64)
+    )  # strongly correlated with a
     mean, se = paired_difference(a, b)
     d = (a - b).numpy()
     assert math.isclose(mean, d.mean(), rel_tol=1e-12)
@@ -31,7 +33,9 @@ def test_iw_estimate_approaches_the_integral_from_below():
     x = torch.bernoulli(torch.full((30, 8), 0.4))
     result = score_model(model, x, num_samples=4000, fit={}, num_integrated=30)
     integral, iw = result["integral"]["log_px"].float(), result["iw"]
-    assert (result["integral"]["half"] - result["integral"]["log_px"]).abs().max() < 1e-3
+    assert (
+        result["integral"]["half"] - result["integral"]["log_px"]
+    ).abs().max() < 1e-3
     bias, se = paired_difference(integral, iw)
     assert -3 * se - 1e-3 < bias < 0.05
     assert result["exact"] is None and result["elbo"].shape == (30,)

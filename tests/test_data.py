@@ -23,7 +23,9 @@ from vaecourse.data import (
 )
 
 # The environment as the test session found it (conftest.py has set the cache folder by now).
-SESSION_ENV = {name: os.environ.get(name) for name in ("VAECOURSE_DATA", "VAECOURSE_CACHE")}
+SESSION_ENV = {
+    name: os.environ.get(name) for name in ("VAECOURSE_DATA", "VAECOURSE_CACHE")
+}
 
 # From the data README: the md5 of the published (uncompressed) binarized MNIST files.
 PUBLISHED_MD5 = {
@@ -38,13 +40,22 @@ MNIST_TEST_DIGIT_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009
 def _isolated(tmp_path, monkeypatch):
     """Each test gets an empty cache, no data folder unless it names one, and the default URLs."""
     monkeypatch.setenv("VAECOURSE_CACHE", str(tmp_path / "cache"))
-    for name in ("VAECOURSE_DATA", "VAECOURSE_BINARIZED_URL", "VAECOURSE_MNIST_URL", "VAECOURSE_DOWNLOAD_DEADLINE"):
+    for name in (
+        "VAECOURSE_DATA",
+        "VAECOURSE_BINARIZED_URL",
+        "VAECOURSE_MNIST_URL",
+        "VAECOURSE_DOWNLOAD_DEADLINE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(download, "TIMEOUT", 5.0)
 
 
 def files_in(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+    return (
+        sorted(p.name for p in folder.rglob("*") if p.is_file())
+        if folder.exists()
+        else []
+    )
 
 
 # --- the real files, from whatever source the package uses ------------------------------------------
@@ -58,13 +69,18 @@ def load_as_in_the_session(load, *args):
         try:
             return load(*args)
         except DataError as error:
-            pytest.skip(f"no source of the data (VAECOURSE_DATA unset, not in the cache, no download): {error}")
+            pytest.skip(
+                f"no source of the data (VAECOURSE_DATA unset, not in the cache, no download): {error}"
+            )
 
 
 @pytest.fixture(scope="module")
 def binarized():
     """The three real binarized splits."""
-    return {split: load_as_in_the_session(load_binarized_mnist, split) for split in data.BINARIZED_SPLITS}
+    return {
+        split: load_as_in_the_session(load_binarized_mnist, split)
+        for split in data.BINARIZED_SPLITS
+    }
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +92,15 @@ def mnist_test():
 @pytest.mark.parametrize("split", list(PUBLISHED_MD5))
 def test_loaded_splits_are_the_published_files(binarized, split):
     x = binarized[split]
-    assert hashlib.md5(published_text(x.numpy().astype(np.uint8))).hexdigest() == PUBLISHED_MD5[split]
+    assert (
+        hashlib.md5(published_text(x.numpy().astype(np.uint8))).hexdigest()
+        == PUBLISHED_MD5[split]
+    )
 
 
-@pytest.mark.parametrize("split, size", [("train", 50_000), ("valid", 10_000), ("test", 10_000)])
+@pytest.mark.parametrize(
+    "split, size", [("train", 50_000), ("valid", 10_000), ("test", 10_000)]
+)
 def test_binarized_splits_are_binary_images(binarized, split, size):
     x = binarized[split]
     assert x.shape == (size, IMAGE_SIZE) and x.dtype == torch.float32
@@ -91,15 +112,23 @@ def test_binarized_splits_are_binary_images(binarized, split, size):
 
 def test_splits_are_distinct(binarized):
     train, valid, test = (binarized[s] for s in ("train", "valid", "test"))
-    assert not torch.equal(train[:100], valid[:100]) and not torch.equal(valid[:100], test[:100])
+    assert not torch.equal(train[:100], valid[:100]) and not torch.equal(
+        valid[:100], test[:100]
+    )
 
 
 def test_second_load_comes_from_the_compact_copy(binarized, monkeypatch):
     for name, value in SESSION_ENV.items():
-        monkeypatch.setenv(name, value) if value else monkeypatch.delenv(name, raising=False)
-    (packed,) = (data.cache_dir() / "binarized_mnist").glob("binarized_mnist_train-*.npz")
+        monkeypatch.setenv(name, value) if value else monkeypatch.delenv(
+            name, raising=False
+        )
+    (packed,) = (data.cache_dir() / "binarized_mnist").glob(
+        "binarized_mnist_train-*.npz"
+    )
     assert packed.stat().st_size < 50_000 * IMAGE_SIZE / 8  # packed bits, not the text
-    monkeypatch.setattr(data, "parse_amat", lambda *args: pytest.fail("the text was parsed again"))
+    monkeypatch.setattr(
+        data, "parse_amat", lambda *args: pytest.fail("the text was parsed again")
+    )
     assert torch.equal(load_binarized_mnist("train"), binarized["train"])
 
 
@@ -136,7 +165,9 @@ def publish(monkeypatch):
     """``publish(split, bits)`` makes ``bits`` the published content of ``split`` (its md5 is registered)."""
 
     def register(split: str, bits: np.ndarray) -> np.ndarray:
-        monkeypatch.setitem(data.BINARIZED_MD5, split, hashlib.md5(published_text(bits)).hexdigest())
+        monkeypatch.setitem(
+            data.BINARIZED_MD5, split, hashlib.md5(published_text(bits)).hexdigest()
+        )
         return bits
 
     return register
@@ -159,7 +190,9 @@ def test_reads_amat_and_amat_gz(tmp_path, small_splits, publish, compress):
     text = published_text(bits)
     name = "binarized_mnist_valid.amat" + (".gz" if compress else "")
     root = write_root(tmp_path, name, gzip.compress(text) if compress else text)
-    assert torch.equal(load_binarized_mnist("valid", root=root), torch.from_numpy(bits).float())
+    assert torch.equal(
+        load_binarized_mnist("valid", root=root), torch.from_numpy(bits).float()
+    )
     assert len(compact_files(tmp_path)) == 1
 
 
@@ -167,20 +200,28 @@ def test_reads_other_spacing_of_the_same_pixels(tmp_path, small_splits, publish)
     bits = publish("test", random_bits(20))
     text = published_text(bits).replace(b"\n", b" \r\n").replace(b" 1", b"\t1") + b"\n"
     root = write_root(tmp_path, "binarized_mnist_test.amat", text)
-    assert torch.equal(load_binarized_mnist("test", root=root), torch.from_numpy(bits).float())
+    assert torch.equal(
+        load_binarized_mnist("test", root=root), torch.from_numpy(bits).float()
+    )
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_local_file_with_flipped_pixels_is_rejected(tmp_path, small_splits, publish, compress):
+def test_local_file_with_flipped_pixels_is_rejected(
+    tmp_path, small_splits, publish, compress
+):
     bits = publish("test", random_bits(20))
     flipped = bits.copy()
     flipped[4, 100:110] ^= 1  # the right shape and format, other pixels
     text = published_text(flipped)
     name = "binarized_mnist_test.amat" + (".gz" if compress else "")
     root = write_root(tmp_path, name, gzip.compress(text) if compress else text)
-    with pytest.raises(DataError, match="not the published binarized MNIST test split") as error:
+    with pytest.raises(
+        DataError, match="not the published binarized MNIST test split"
+    ) as error:
         load_binarized_mnist("test", root=root)
-    assert str(root / "binarized_mnist" / name) in str(error.value) and data.BINARIZED_MD5["test"] in str(error.value)
+    assert str(root / "binarized_mnist" / name) in str(
+        error.value
+    ) and data.BINARIZED_MD5["test"] in str(error.value)
     assert files_in(tmp_path / "cache") == []
 
 
@@ -189,50 +230,92 @@ def test_local_file_with_flipped_pixels_is_rejected(tmp_path, small_splits, publ
     [
         (lambda text: gzip.compress(text)[:-200], "truncated"),  # a cut gzip stream
         (lambda text: gzip.compress(text[: len(text) // 2]), "lines"),  # half the lines
-        (lambda text: gzip.compress(text.replace(b"1", b"2", 1)), "unexpected character '2'"),
-        (lambda text: gzip.compress(text.replace(b"1 ", b"10 ", 1)), "other than 0 or 1"),
-        (lambda text: gzip.compress(text.replace(b" 0\n", b"\n", 1)), f"has {IMAGE_SIZE - 1} values"),
+        (
+            lambda text: gzip.compress(text.replace(b"1", b"2", 1)),
+            "unexpected character '2'",
+        ),
+        (
+            lambda text: gzip.compress(text.replace(b"1 ", b"10 ", 1)),
+            "other than 0 or 1",
+        ),
+        (
+            lambda text: gzip.compress(text.replace(b" 0\n", b"\n", 1)),
+            f"has {IMAGE_SIZE - 1} values",
+        ),
     ],
 )
 def test_corrupt_local_file_is_named(tmp_path, small_splits, corrupt, expected):
-    root = write_root(tmp_path, "binarized_mnist_test.amat.gz", corrupt(published_text(random_bits(20))))
+    root = write_root(
+        tmp_path,
+        "binarized_mnist_test.amat.gz",
+        corrupt(published_text(random_bits(20))),
+    )
     with pytest.raises(DataError, match=expected) as error:
         load_binarized_mnist("test", root=root)
-    assert str(root / "binarized_mnist" / "binarized_mnist_test.amat.gz") in str(error.value)
+    assert str(root / "binarized_mnist" / "binarized_mnist_test.amat.gz") in str(
+        error.value
+    )
     assert files_in(tmp_path / "cache") == []
 
 
 def test_named_source_wins_over_the_cache(tmp_path, small_splits, publish, monkeypatch):
     bits = publish("test", random_bits(20))
-    first = write_root(tmp_path, "binarized_mnist_test.amat.gz", gzip.compress(published_text(bits)), "first")
-    assert torch.equal(load_binarized_mnist("test", root=first), torch.from_numpy(bits).float())
+    first = write_root(
+        tmp_path,
+        "binarized_mnist_test.amat.gz",
+        gzip.compress(published_text(bits)),
+        "first",
+    )
+    assert torch.equal(
+        load_binarized_mnist("test", root=first), torch.from_numpy(bits).float()
+    )
     # another folder is read, even with a compact copy in the cache: a copy with other pixels is refused ...
     other_bits = bits.copy()
     other_bits[0] ^= 1
-    other = write_root(tmp_path, "binarized_mnist_test.amat", published_text(other_bits), "other")
+    other = write_root(
+        tmp_path, "binarized_mnist_test.amat", published_text(other_bits), "other"
+    )
     with pytest.raises(DataError, match="not the published") as error:
         load_binarized_mnist("test", root=other)
     assert str(other) in str(error.value)
-    monkeypatch.setenv("VAECOURSE_DATA", str(other))  # ... also when named by the variable
+    monkeypatch.setenv(
+        "VAECOURSE_DATA", str(other)
+    )  # ... also when named by the variable
     with pytest.raises(DataError, match="not the published"):
         load_binarized_mnist("test")
     # ... and a copy with the same pixels is read (parsed) rather than taken from the cache
-    same = write_root(tmp_path, "binarized_mnist_test.amat", published_text(bits).replace(b"\n", b"\r\n"), "same")
+    same = write_root(
+        tmp_path,
+        "binarized_mnist_test.amat",
+        published_text(bits).replace(b"\n", b"\r\n"),
+        "same",
+    )
     parsed = []
     parse = data.parse_amat
-    monkeypatch.setattr(data, "parse_amat", lambda raw, *args: parsed.append(len(raw)) or parse(raw, *args))
-    assert torch.equal(load_binarized_mnist("test", root=same), torch.from_numpy(bits).float())
+    monkeypatch.setattr(
+        data,
+        "parse_amat",
+        lambda raw, *args: parsed.append(len(raw)) or parse(raw, *args),
+    )
+    assert torch.equal(
+        load_binarized_mnist("test", root=same), torch.from_numpy(bits).float()
+    )
     assert parsed == [len(published_text(bits)) + 20]
-    assert len(compact_files(tmp_path)) == 1  # one compact copy per split, now made from `same`
+    assert (
+        len(compact_files(tmp_path)) == 1
+    )  # one compact copy per split, now made from `same`
     # a source rewritten in place is read again
     time.sleep(0.01)
-    (same / "binarized_mnist" / "binarized_mnist_test.amat").write_bytes(published_text(other_bits))
+    (same / "binarized_mnist" / "binarized_mnist_test.amat").write_bytes(
+        published_text(other_bits)
+    )
     with pytest.raises(DataError, match="not the published"):
         load_binarized_mnist("test", root=same)
 
 
-def test_tampered_compact_copy_is_rejected_and_rebuilt(tmp_path, small_splits, publish, closed_port_url,
-                                                       monkeypatch):
+def test_tampered_compact_copy_is_rejected_and_rebuilt(
+    tmp_path, small_splits, publish, closed_port_url, monkeypatch
+):
     bits = publish("test", random_bits(20))
     root = write_root(tmp_path, "binarized_mnist_test.amat", published_text(bits))
     expected = torch.from_numpy(bits).float()
@@ -242,13 +325,22 @@ def test_tampered_compact_copy_is_rejected_and_rebuilt(tmp_path, small_splits, p
     with np.load(packed) as archive:
         good_bits, source = archive["bits"].copy(), archive["source"]
     flipped = good_bits.copy()
-    flipped[3, 5] ^= 1  # one pixel changed in a well-formed file that names the right source
+    flipped[3, 5] ^= (
+        1  # one pixel changed in a well-formed file that names the right source
+    )
     tampered = tmp_path / "tampered.npz"
     np.savez_compressed(tampered, bits=flipped, source=source)
     wrong_shape = tmp_path / "wrong_shape.npz"
     np.savez_compressed(wrong_shape, bits=flipped[:10], source=source)
-    damages = [good[: len(good) // 2], b"not an npz file", tampered.read_bytes(), wrong_shape.read_bytes()]
-    for damage, reason in zip(damages, ["corrupt", "corrupt", "not the published ones", "shape"]):
+    damages = [
+        good[: len(good) // 2],
+        b"not an npz file",
+        tampered.read_bytes(),
+        wrong_shape.read_bytes(),
+    ]
+    for damage, reason in zip(
+        damages, ["corrupt", "corrupt", "not the published ones", "shape"]
+    ):
         packed.write_bytes(damage)
         with pytest.warns(UserWarning, match=reason):
             assert torch.equal(load_binarized_mnist("test", root=root), expected)
@@ -257,7 +349,10 @@ def test_tampered_compact_copy_is_rejected_and_rebuilt(tmp_path, small_splits, p
     # without a source folder, a tampered copy is not returned either: it is deleted and downloaded again
     packed.write_bytes(tampered.read_bytes())
     monkeypatch.setenv("VAECOURSE_BINARIZED_URL", closed_port_url)
-    with pytest.warns(UserWarning, match="not the published ones"), pytest.raises(DataError, match="download"):
+    with (
+        pytest.warns(UserWarning, match="not the published ones"),
+        pytest.raises(DataError, match="download"),
+    ):
         load_binarized_mnist("test")
     assert compact_files(tmp_path) == []
 
@@ -299,28 +394,38 @@ def server(monkeypatch):
 
 @pytest.fixture
 def closed_port_url():
-    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+    with (
+        socket.socket() as s
+    ):  # a port that was free a moment ago: nothing listens there
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
 
 
-def test_download_binarized_keeps_only_the_compact_copy(server, tmp_path, small_splits, publish):
+def test_download_binarized_keeps_only_the_compact_copy(
+    server, tmp_path, small_splits, publish
+):
     bits = publish("train", random_bits(20))
     server.routes["/binarized_mnist_train.amat"] = (200, published_text(bits), None)
     x = load_binarized_mnist("train")
     assert torch.equal(x, torch.from_numpy(bits).float())
     folder = tmp_path / "cache" / "binarized_mnist"
-    assert files_in(folder) == [f"binarized_mnist_train-{data.BINARIZED_MD5['train'][:12]}.npz"]
+    assert files_in(folder) == [
+        f"binarized_mnist_train-{data.BINARIZED_MD5['train'][:12]}.npz"
+    ]
     server.routes.clear()  # the second load needs no network
     assert torch.equal(load_binarized_mnist("train"), x)
 
 
-def test_damaged_download_in_the_cache_is_fetched_again(server, tmp_path, small_splits, publish):
+def test_damaged_download_in_the_cache_is_fetched_again(
+    server, tmp_path, small_splits, publish
+):
     bits = publish("train", random_bits(20))
     folder = tmp_path / "cache" / "binarized_mnist"
     folder.mkdir(parents=True)
-    (folder / "binarized_mnist_train.amat").write_bytes(published_text(bits)[:-1000])  # e.g. an older, cut file
+    (folder / "binarized_mnist_train.amat").write_bytes(
+        published_text(bits)[:-1000]
+    )  # e.g. an older, cut file
     server.routes["/binarized_mnist_train.amat"] = (200, published_text(bits), None)
     assert torch.equal(load_binarized_mnist("train"), torch.from_numpy(bits).float())
     assert [p.suffix for p in folder.iterdir()] == [".npz"]
@@ -333,32 +438,46 @@ def test_download_mnist(server, tmp_path, monkeypatch):
         monkeypatch.setitem(data.MNIST_MD5, name, hashlib.md5(content).hexdigest())
         server.routes["/" + name] = (200, content, None)
     x, y = load_mnist("train")
-    assert torch.equal(x, torch.from_numpy(images).reshape(20, IMAGE_SIZE).float() / 255)
+    assert torch.equal(
+        x, torch.from_numpy(images).reshape(20, IMAGE_SIZE).float() / 255
+    )
     assert torch.equal(y, torch.from_numpy(labels).long())
     folder = tmp_path / "cache" / "mnist"
     assert files_in(folder) == sorted(files)
-    assert all((folder / name).read_bytes() == content for name, content in files.items())
+    assert all(
+        (folder / name).read_bytes() == content for name, content in files.items()
+    )
 
 
 def test_download_with_wrong_md5_leaves_nothing(server, tmp_path, monkeypatch):
     files, _, _ = idx_files(20)
     monkeypatch.setitem(data.MNIST_SPLITS, "train", 20)
     for name, content in files.items():
-        server.routes["/" + name] = (200, content, None)  # the registered md5 are the real ones
+        server.routes["/" + name] = (
+            200,
+            content,
+            None,
+        )  # the registered md5 are the real ones
     with pytest.raises(DataError, match="md5") as error:
         load_mnist("train")
-    assert "train-images-idx3-ubyte.gz" in str(error.value) and server.url in str(error.value)
+    assert "train-images-idx3-ubyte.gz" in str(error.value) and server.url in str(
+        error.value
+    )
     assert files_in(tmp_path / "cache") == []
 
 
 @pytest.mark.parametrize("served", ["flipped", "short"])
-def test_download_of_other_pixels_leaves_nothing(server, tmp_path, small_splits, publish, served):
+def test_download_of_other_pixels_leaves_nothing(
+    server, tmp_path, small_splits, publish, served
+):
     bits = publish("valid", random_bits(20))
     other = bits.copy()
     other[7, :50] ^= 1  # a file of the right shape and format with some pixels flipped
     text = published_text(other if served == "flipped" else bits[:19])
     server.routes["/binarized_mnist_valid.amat"] = (200, text, None)
-    with pytest.raises(DataError, match="is not the published file: its md5 differs") as error:
+    with pytest.raises(
+        DataError, match="is not the published file: its md5 differs"
+    ) as error:
         load_binarized_mnist("valid")
     assert server.url + "binarized_mnist_valid.amat" in str(error.value)
     assert files_in(tmp_path / "cache") == []
@@ -366,24 +485,38 @@ def test_download_of_other_pixels_leaves_nothing(server, tmp_path, small_splits,
 
 def test_connection_cut_mid_file_leaves_nothing(server, tmp_path, small_splits):
     text = published_text(random_bits(20))
-    server.routes["/binarized_mnist_test.amat"] = (200, text[: len(text) // 3], len(text))
-    with pytest.raises(DataError, match=f"cut off after {len(text) // 3} of {len(text)} bytes") as error:
+    server.routes["/binarized_mnist_test.amat"] = (
+        200,
+        text[: len(text) // 3],
+        len(text),
+    )
+    with pytest.raises(
+        DataError, match=f"cut off after {len(text) // 3} of {len(text)} bytes"
+    ) as error:
         load_binarized_mnist("test")
     assert "binarized_mnist_test.amat" in str(error.value)
     assert files_in(tmp_path / "cache") == []  # no partial file, no temporary file
 
 
-def test_trickling_server_meets_the_overall_deadline(server, tmp_path, small_splits, monkeypatch):
-    server.trickle.add("/binarized_mnist_test.amat")  # each read gets a byte well within the 5 s timeout
+def test_trickling_server_meets_the_overall_deadline(
+    server, tmp_path, small_splits, monkeypatch
+):
+    server.trickle.add(
+        "/binarized_mnist_test.amat"
+    )  # each read gets a byte well within the 5 s timeout
     monkeypatch.setenv("VAECOURSE_DOWNLOAD_DEADLINE", "1")
     start = time.monotonic()
     with pytest.raises(DataError, match="did not finish within 1 s") as error:
         load_binarized_mnist("test")
     assert time.monotonic() - start < 4
-    assert "VAECOURSE_DOWNLOAD_DEADLINE" in str(error.value) and "of 1000000 bytes" in str(error.value)
+    assert "VAECOURSE_DOWNLOAD_DEADLINE" in str(
+        error.value
+    ) and "of 1000000 bytes" in str(error.value)
     assert files_in(tmp_path / "cache") == []
     monkeypatch.setenv("VAECOURSE_DOWNLOAD_DEADLINE", "soon")
-    with pytest.raises(DataError, match="VAECOURSE_DOWNLOAD_DEADLINE='soon' is not a number"):
+    with pytest.raises(
+        DataError, match="VAECOURSE_DOWNLOAD_DEADLINE='soon' is not a number"
+    ):
         load_binarized_mnist("test")
 
 
@@ -394,7 +527,9 @@ def test_http_404(server, tmp_path, small_splits):
     assert files_in(tmp_path / "cache") == []
 
 
-def test_no_network_names_file_url_and_variable_without_a_chain(tmp_path, monkeypatch, closed_port_url):
+def test_no_network_names_file_url_and_variable_without_a_chain(
+    tmp_path, monkeypatch, closed_port_url
+):
     monkeypatch.setenv("VAECOURSE_BINARIZED_URL", closed_port_url)
     with pytest.raises(DataError) as error:
         load_binarized_mnist("valid")
@@ -408,8 +543,12 @@ def test_no_network_names_file_url_and_variable_without_a_chain(tmp_path, monkey
     assert "During handling" not in "".join(traceback.format_exception(error.value))
 
 
-def test_mnist_train_missing_offline_says_what_is_missing(tmp_path, monkeypatch, closed_port_url):
-    (tmp_path / "root" / "mnist").mkdir(parents=True)  # a data folder without the training files
+def test_mnist_train_missing_offline_says_what_is_missing(
+    tmp_path, monkeypatch, closed_port_url
+):
+    (tmp_path / "root" / "mnist").mkdir(
+        parents=True
+    )  # a data folder without the training files
     monkeypatch.setenv("VAECOURSE_MNIST_URL", closed_port_url)
     with pytest.raises(DataError) as error:
         load_mnist("train", root=tmp_path / "root")

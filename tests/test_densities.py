@@ -27,7 +27,9 @@ def test_log_bernoulli_is_finite_for_saturated_logits():
     logits = torch.tensor([[200.0, -200.0]])
     assert torch.isfinite(log_bernoulli(torch.tensor([[0.0, 1.0]]), logits)).all()
     # the probability of the observed pixels is exp(-200) each
-    torch.testing.assert_close(log_bernoulli(torch.tensor([[0.0, 1.0]]), logits), torch.tensor([-400.0]))
+    torch.testing.assert_close(
+        log_bernoulli(torch.tensor([[0.0, 1.0]]), logits), torch.tensor([-400.0])
+    )
 
 
 def test_log_bernoulli_broadcasts_samples_over_batch():
@@ -47,7 +49,9 @@ def test_log_normal_matches_torch_distributions():
     z, mu, log_sigma = torch.randn(4, 3), torch.randn(4, 3), torch.randn(4, 3) * 0.5
     expected = D.Normal(mu, log_sigma.exp()).log_prob(z).sum(-1)
     torch.testing.assert_close(log_normal(z, mu, log_sigma), expected)
-    torch.testing.assert_close(log_standard_normal(z), D.Normal(0.0, 1.0).log_prob(z).sum(-1))
+    torch.testing.assert_close(
+        log_standard_normal(z), D.Normal(0.0, 1.0).log_prob(z).sum(-1)
+    )
 
 
 def test_kl_normal_standard_matches_torch_and_monte_carlo():
@@ -64,7 +68,9 @@ def test_kl_normal_standard_matches_torch_and_monte_carlo():
 
 def test_kl_bernoulli_matches_torch_and_enumeration():
     logits_q, logits_p = torch.randn(2, 5) * 2, torch.randn(2, 5)
-    expected = D.kl_divergence(D.Bernoulli(logits=logits_q), D.Bernoulli(logits=logits_p)).sum(-1)
+    expected = D.kl_divergence(
+        D.Bernoulli(logits=logits_q), D.Bernoulli(logits=logits_p)
+    ).sum(-1)
     torch.testing.assert_close(kl_bernoulli(logits_q, logits_p), expected)
     # one latent by hand: q = sigma(l), p = 1/2
     q = torch.sigmoid(torch.tensor(1.3))
@@ -79,7 +85,12 @@ def test_kl_terms_are_non_negative():
 
 def test_log_mean_exp_is_stable_and_exact():
     a = torch.tensor([[-1000.0, -1001.0], [3.0, 4.0]])
-    expected = torch.tensor([-1000.0 + math.log((1 + math.exp(-1)) / 2), math.log((math.exp(3) + math.exp(4)) / 2)])
+    expected = torch.tensor(
+        [
+            -1000.0 + math.log((1 + math.exp(-1)) / 2),
+            math.log((math.exp(3) + math.exp(4)) / 2),
+        ]
+    )
     torch.testing.assert_close(log_mean_exp(a, dim=1), expected)
     with pytest.raises(ValueError, match="at least one"):
         log_mean_exp(torch.zeros(0))

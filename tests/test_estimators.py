@@ -17,17 +17,28 @@ from vaecourse.estimators import (
     score_function_term,
 )
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _tiny_model():
     """A model small enough to enumerate: 4 binary latents, 6 pixels, 3 examples."""
-    model = BernoulliVAE(x_dim=6, z_dim=4, hidden=(5,), activation="tanh", estimator="none", num_samples=1)
-    with torch.no_grad():  # spread the logits, so that q is far from uniform and z matters to p(x | z)
+    model = BernoulliVAE(
+        x_dim=6,
+        z_dim=4,
+        hidden=(5,),
+        activation="tanh",
+        estimator="none",
+        num_samples=1,
+    )
+    with (
+        torch.no_grad()
+    ):  # spread the logits, so that q is far from uniform and z matters to p(x | z)
         model.encoder[-1].weight.mul_(3.0)
         model.decoder[-1].weight.mul_(4.0)
-    x = torch.tensor([[1, 0, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1], [1, 1, 0, 0, 0, 1]], dtype=torch.float32)
+    x = torch.tensor(
+        [[1, 0, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1], [1, 1, 0, 0, 0, 1]],
+        dtype=torch.float32,
+    )
     return model.eval(), x
 
 
@@ -39,14 +50,22 @@ def _exact_encoder_gradient(model, x):
 
 def _estimate(model, x, baseline, num_samples, num_draws):
     params = list(model.encoder.parameters())
-    return gradient_variance(lambda: model.surrogate(x, baseline, num_samples)[0], params, num_draws)
+    return gradient_variance(
+        lambda: model.surrogate(x, baseline, num_samples)[0], params, num_draws
+    )
 
 
 def _calibrated(name, model, x):
-    baseline = make_baseline(name, model.x_dim, hidden=(4,)) if name == "learned" else make_baseline(name)
+    baseline = (
+        make_baseline(name, model.x_dim, hidden=(4,))
+        if name == "learned"
+        else make_baseline(name)
+    )
     with torch.no_grad():
         z = torch.bernoulli(torch.sigmoid(model.encode(x)).expand(256, -1, -1))
-        signal = torch.distributions.Bernoulli(logits=model.decode(z)).log_prob(x).sum(-1)  # (256, B)
+        signal = (
+            torch.distributions.Bernoulli(logits=model.decode(z)).log_prob(x).sum(-1)
+        )  # (256, B)
     return fit_baseline(baseline, x, signal, steps=100, lr=1e-2)
 
 
@@ -57,7 +76,9 @@ def test_score_function_mean_is_the_exact_gradient(name):
     baseline = _calibrated(name, model, x)
     stats = _estimate(model, x, baseline, num_samples=2, num_draws=1000)
     z = (stats.mean - exact) / stats.standard_error
-    assert z.abs().max() < 4.5, f"largest deviation {float(z.abs().max()):.2f} standard errors"
+    assert z.abs().max() < 4.5, (
+        f"largest deviation {float(z.abs().max()):.2f} standard errors"
+    )
 
 
 def test_a_constant_baseline_changes_the_variance_not_the_mean():
@@ -90,19 +111,32 @@ def test_wrong_loss_of_the_report_has_the_wrong_mean():
     def report_loss():
         logits = model.encode(x)
         z = torch.bernoulli(torch.sigmoid(logits)).detach()
-        return (-log_bernoulli(x, model.decode(z)) + kl_bernoulli(logits) - log_bernoulli(z, logits)).mean()
+        return (
+            -log_bernoulli(x, model.decode(z))
+            + kl_bernoulli(logits)
+            - log_bernoulli(z, logits)
+        ).mean()
 
     stats = gradient_variance(report_loss, params, num_draws=1000)
-    kl_only = torch.cat([g.reshape(-1) for g in torch.autograd.grad(kl_bernoulli(model.encode(x)).mean(), params)])
+    kl_only = torch.cat(
+        [
+            g.reshape(-1)
+            for g in torch.autograd.grad(kl_bernoulli(model.encode(x)).mean(), params)
+        ]
+    )
     kl_only = kl_only.double()
     assert ((stats.mean - kl_only) / stats.standard_error).abs().max() < 4.5
     assert ((stats.mean - exact) / stats.standard_error).abs().max() > 10
-    assert (exact - kl_only).norm() > 0.2 * exact.norm()  # the reconstruction's share is not negligible
+    assert (
+        exact - kl_only
+    ).norm() > 0.2 * exact.norm()  # the reconstruction's share is not negligible
 
 
 def test_leave_one_out_matches_a_loop():
     signal = torch.randn(5, 3)
-    expected = torch.stack([torch.cat([signal[:k], signal[k + 1:]]).mean(0) for k in range(5)])
+    expected = torch.stack(
+        [torch.cat([signal[:k], signal[k + 1 :]]).mean(0) for k in range(5)]
+    )
     torch.testing.assert_close(leave_one_out(signal), expected)
     with pytest.raises(ValueError, match="K >= 2"):
         leave_one_out(torch.randn(1, 3))
@@ -143,15 +177,36 @@ def test_gaussian_reparam_and_score_agree_with_the_closed_form():
     mu = torch.tensor([[0.5, -1.0]], requires_grad=True)
     log_sigma = torch.tensor([[0.0, -0.5]], requires_grad=True)
     a = torch.tensor([1.0, 2.0])
-    exact = torch.cat([2 * (mu - a), 2 * torch.exp(2 * log_sigma)], -1).detach().reshape(-1).double()
+    exact = (
+        torch.cat([2 * (mu - a), 2 * torch.exp(2 * log_sigma)], -1)
+        .detach()
+        .reshape(-1)
+        .double()
+    )
     results = {}
     for method, baseline in (("reparam", "none"), ("score", "none"), ("score", "loo")):
         stats = gradient_variance(
-            lambda: -gaussian_surrogate(lambda z: -((z - a) ** 2).sum(-1), mu, log_sigma, 4, method, baseline).sum(),
-            [mu, log_sigma], num_draws=3000)
-        assert ((stats.mean - exact) / stats.standard_error).abs().max() < 4.5, (method, baseline)
+            lambda: (
+                -gaussian_surrogate(
+                    lambda z: -((z - a) ** 2).sum(-1),
+                    mu,
+                    log_sigma,
+                    4,
+                    method,
+                    baseline,
+                ).sum()
+            ),
+            [mu, log_sigma],
+            num_draws=3000,
+        )
+        assert ((stats.mean - exact) / stats.standard_error).abs().max() < 4.5, (
+            method,
+            baseline,
+        )
         results[method, baseline] = stats.total_variance
-    assert results["reparam", "none"] < results["score", "loo"] < results["score", "none"]
+    assert (
+        results["reparam", "none"] < results["score", "loo"] < results["score", "none"]
+    )
 
 
 def test_gradient_variance_checks_its_inputs():

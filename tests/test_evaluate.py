@@ -11,10 +11,16 @@ from vaecourse.ppca import ProbabilisticPCA
 
 @pytest.fixture
 def model_and_data(device):
-    model = ProbabilisticPCA(x_dim=5, z_dim=2, noise_scale=0.7)  # float64, for checks to 1e-10
+    model = ProbabilisticPCA(
+        x_dim=5, z_dim=2, noise_scale=0.7
+    )  # float64, for checks to 1e-10
     with torch.no_grad():
         model.set_q_to_posterior(blend=0.3)  # a deliberately poor q
-    x = torch.randn(400, 5, dtype=torch.float64) @ torch.randn(5, 5, dtype=torch.float64) * 0.5
+    x = (
+        torch.randn(400, 5, dtype=torch.float64)
+        @ torch.randn(5, 5, dtype=torch.float64)
+        * 0.5
+    )
     return model.to(device), x.to(device)
 
 
@@ -43,7 +49,9 @@ def test_elbo_below_iw_bound_below_exact_and_rising_with_k(model_and_data):
         bounds = [iw_log_likelihood(model, x, k).mean() for k in (1, 10, 100, 2000)]
     closed_elbo = model.elbo_closed_form(x).mean()
     assert closed_elbo < bounds[1] < bounds[2] < bounds[3] <= exact + 1e-3
-    assert abs(bounds[3] - exact) < 0.05 * abs(exact - closed_elbo)  # the gap nearly closes
+    assert abs(bounds[3] - exact) < 0.05 * abs(
+        exact - closed_elbo
+    )  # the gap nearly closes
 
 
 def test_exact_posterior_makes_every_bound_tight():
@@ -55,8 +63,15 @@ def test_exact_posterior_makes_every_bound_tight():
         model.set_q_to_posterior()
     x = torch.randn(10, 4, dtype=torch.float64)
     exact = model.log_marginal(x)
-    torch.testing.assert_close(model.kl_to_posterior(x), torch.zeros(10, dtype=torch.float64), atol=1e-10, rtol=0)
-    torch.testing.assert_close(elbo(model, x, num_samples=3), exact, atol=1e-9, rtol=0)  # zero-variance weights
+    torch.testing.assert_close(
+        model.kl_to_posterior(x),
+        torch.zeros(10, dtype=torch.float64),
+        atol=1e-10,
+        rtol=0,
+    )
+    torch.testing.assert_close(
+        elbo(model, x, num_samples=3), exact, atol=1e-9, rtol=0
+    )  # zero-variance weights
     torch.testing.assert_close(iw_log_likelihood(model, x, 7), exact, atol=1e-9, rtol=0)
 
 

@@ -31,8 +31,12 @@ def test_markdown_table_refuses_a_ragged_row():
 
 def test_variance_against_k_draws_a_guide_of_slope_minus_one():
     ks = (2, 4, 8, 16)
-    fig = figures.variance_against_k(ks, {"none": [8.0, 4.0, 2.0, 1.0]}, {"none": "no baseline"})
-    guide = next(line for line in fig.axes[0].lines if line.get_label() == "slope of $1/K$")
+    fig = figures.variance_against_k(
+        ks, {"none": [8.0, 4.0, 2.0, 1.0]}, {"none": "no baseline"}
+    )
+    guide = next(
+        line for line in fig.axes[0].lines if line.get_label() == "slope of $1/K$"
+    )
     x, y = map(np.asarray, guide.get_data())
     slopes = np.diff(np.log(y)) / np.diff(np.log(x))
     assert np.allclose(slopes, -1.0)
@@ -41,9 +45,13 @@ def test_variance_against_k_draws_a_guide_of_slope_minus_one():
 
 def test_the_legend_of_the_training_curves_sits_off_the_axes():
     stats = GradientStats(mean=torch.ones(3), variance=torch.ones(3), num_draws=10)
-    fig = figures.variance_along_training([0, 25], {"none": [stats, stats]}, {"none": "no baseline"})
+    fig = figures.variance_along_training(
+        [0, 25], {"none": [stats, stats]}, {"none": "no baseline"}
+    )
     assert fig.legends and not any(ax.get_legend() for ax in fig.axes)
     box = fig.legends[0].get_window_extent(fig.canvas.get_renderer())
     for ax in fig.axes:
-        assert box.y1 <= ax.get_window_extent().y0 + 1e-6  # below every axes, not on a curve
+        assert (
+            box.y1 <= ax.get_window_extent().y0 + 1e-6
+        )  # below every axes, not on a curve
     assert math.isclose(fig.axes[1].lines[0].get_ydata()[0], stats.snr)

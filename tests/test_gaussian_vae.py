@@ -42,8 +42,12 @@ def test_elbo_terms_and_log_weights_agree(device, dtype):
 
 def test_analytic_and_monte_carlo_kl_losses_agree_in_expectation():
     x = (torch.rand(4, 10) < 0.5).float()
-    analytic = GaussianVAE(x_dim=10, z_dim=2, hidden=(6,), analytic_kl=True, train_samples=20_000)
-    mc = GaussianVAE(x_dim=10, z_dim=2, hidden=(6,), analytic_kl=False, train_samples=20_000)
+    analytic = GaussianVAE(
+        x_dim=10, z_dim=2, hidden=(6,), analytic_kl=True, train_samples=20_000
+    )
+    mc = GaussianVAE(
+        x_dim=10, z_dim=2, hidden=(6,), analytic_kl=False, train_samples=20_000
+    )
     mc.load_state_dict(analytic.state_dict())
     with torch.no_grad():
         a, _ = analytic.training_loss(x)
@@ -61,7 +65,9 @@ def test_beta_weights_only_the_kl_term():
     torch.manual_seed(0)
     loss3, s3 = vae2.training_loss(x)
     torch.testing.assert_close(loss3 - loss1, 2.0 * s1["kl"])
-    torch.testing.assert_close(s1["elbo"], s3["elbo"])  # the reported ELBO is always beta = 1
+    torch.testing.assert_close(
+        s1["elbo"], s3["elbo"]
+    )  # the reported ELBO is always beta = 1
 
 
 def test_iw_training_bound_lies_above_the_elbo():

@@ -30,7 +30,9 @@ def _read(path: Path) -> nbformat.NotebookNode:
 
 
 def test_the_book_has_chapters():
-    assert any(CHAPTER.fullmatch(p.name) for p in NOTEBOOKS), f"no chapter notebook in {BOOK}"
+    assert any(CHAPTER.fullmatch(p.name) for p in NOTEBOOKS), (
+        f"no chapter notebook in {BOOK}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -41,8 +43,10 @@ def test_the_book_has_chapters():
 def test_notebook_is_committed_without_outputs(path):
     nb = _read(path)
     dirty = [
-        i for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and (cell.outputs or cell.execution_count is not None)
     ]
     assert dirty == [], (
         f"{path.name}: cells {dirty} carry outputs or execution counts; "
@@ -61,15 +65,19 @@ def test_notebook_is_stripped_of_volatile_metadata(path):
 def test_strip_removes_outputs_and_keeps_what_matters(tmp_path):
     cell = nbformat.v4.new_code_cell("print(1)", id="c1", execution_count=4)
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
-    cell.metadata.update({
-        "tags": ["solution"],
-        "vaecourse": {"hint": "print it"},
-        "mystnb": {"figure": {"caption": "c", "name": "fig-c"}},
-        "execution": {"iopub.status.busy": "2024-01-01T00:00:00"},
-        "scrolled": True,
-    })
+    cell.metadata.update(
+        {
+            "tags": ["solution"],
+            "vaecourse": {"hint": "print it"},
+            "mystnb": {"figure": {"caption": "c", "name": "fig-c"}},
+            "execution": {"iopub.status.busy": "2024-01-01T00:00:00"},
+            "scrolled": True,
+        }
+    )
     nb = nbformat.v4.new_notebook(cells=[cell])
-    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    nb.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {"state": {}}
+    }
     nb.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, path)
@@ -100,9 +108,9 @@ def _repository() -> tuple[str, str]:
 def test_first_cell_sets_up_colab_from_the_configured_repository(path):
     first = _read(path).cells[0]
     url, branch = _repository()
-    assert first.cell_type == "code" and "remove-cell" in first.metadata.get("tags", []), (
-        f"{path.name}: the first cell must be the Colab set-up, tagged remove-cell"
-    )
+    assert first.cell_type == "code" and "remove-cell" in first.metadata.get(
+        "tags", []
+    ), f"{path.name}: the first cell must be the Colab set-up, tagged remove-cell"
     assert first.source == colab_setup_source(url, branch), (
         f"{path.name}: the Colab set-up cell differs from the template for {url}@{branch} "
         f"(_config.yml's repository); expected:\n{colab_setup_source(url, branch)}"
@@ -120,7 +128,11 @@ def test_the_repository_url_is_the_same_everywhere():
 def test_notebook_defines_the_books_math_macros(path):
     macros = CONFIG["sphinx"]["config"]["mathjax3_config"]["tex"]["macros"]
     expected = math_macros_markdown(macros)
-    cells = [c for c in _read(path).cells[:3] if c.cell_type == "markdown" and "remove-cell" in c.metadata.get("tags", [])]
+    cells = [
+        c
+        for c in _read(path).cells[:3]
+        if c.cell_type == "markdown" and "remove-cell" in c.metadata.get("tags", [])
+    ]
     assert [c.source for c in cells] == [expected], (
         f"{path.name}: the second cell must define _config.yml's MathJax macros for Jupyter and Colab, "
         f"tagged remove-cell:\n{expected}"
@@ -135,16 +147,26 @@ def test_toc_lists_existing_pages_and_every_chapter():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     assert toc["format"] == "jb-book" and toc["root"] == "book/intro"
     files = toc_pages(ROOT)
-    missing = [f for f in files if not any((ROOT / f).with_suffix(s).exists() for s in (".md", ".ipynb"))]
+    missing = [
+        f
+        for f in files
+        if not any((ROOT / f).with_suffix(s).exists() for s in (".md", ".ipynb"))
+    ]
     assert missing == [], f"_toc.yml lists pages that do not exist: {missing}"
-    unlisted = [p.name for p in NOTEBOOKS if CHAPTER.fullmatch(p.name) and f"book/{p.stem}" not in files]
+    unlisted = [
+        p.name
+        for p in NOTEBOOKS
+        if CHAPTER.fullmatch(p.name) and f"book/{p.stem}" not in files
+    ]
     assert unlisted == [], f"chapters missing from _toc.yml: {unlisted}"
     assert "book/bibliography" in files
 
 
 def test_config_executes_with_cache_and_builds_only_the_toc():
     assert CONFIG["execute"]["execute_notebooks"] == "cache"
-    assert CONFIG["execute"]["timeout"] == -1  # full mode: no limit per cell (quick mode has one)
+    assert (
+        CONFIG["execute"]["timeout"] == -1
+    )  # full mode: no limit per cell (quick mode has one)
     assert CONFIG["sphinx"]["config"]["course_quick_cell_timeout"] > 0
     assert CONFIG["only_build_toc_files"] is True
     assert "sphinx_exercise" in CONFIG["sphinx"]["extra_extensions"]
@@ -152,7 +174,9 @@ def test_config_executes_with_cache_and_builds_only_the_toc():
         "book._ext.course_book": "./",
         "course_version": "book/_ext",
     }
-    assert CONFIG["sphinx"]["config"]["hide_solutions"] is False  # the switch, documented in _config.yml
+    assert (
+        CONFIG["sphinx"]["config"]["hide_solutions"] is False
+    )  # the switch, documented in _config.yml
 
 
 def _cited_keys() -> set[str]:
@@ -169,13 +193,26 @@ def test_every_citation_is_in_the_bibliography():
     entries = pybtex.parse_file(str(BOOK / "references.bib")).entries
     assert sorted(_cited_keys() - set(entries)) == []
     required = {
-        "kingma2014autoencoding", "burda2016importance", "mnih2014neural", "williams1992simple",
-        "saul1996mean", "mohamed2020monte", "cremer2018inference", "larochelle2011neural",
-        "mnih2016variational", "kool2019buy", "rezende2014stochastic", "neal1992connectionist",
+        "kingma2014autoencoding",
+        "burda2016importance",
+        "mnih2014neural",
+        "williams1992simple",
+        "saul1996mean",
+        "mohamed2020monte",
+        "cremer2018inference",
+        "larochelle2011neural",
+        "mnih2016variational",
+        "kool2019buy",
+        "rezende2014stochastic",
+        "neal1992connectionist",
     }
     assert sorted(required - set(entries)) == []
     for key, entry in entries.items():
-        assert "year" in entry.fields and "title" in entry.fields and entry.persons.get("author"), key
+        assert (
+            "year" in entry.fields
+            and "title" in entry.fields
+            and entry.persons.get("author")
+        ), key
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,7 +257,9 @@ def test_outside_a_kernel_output_is_static(monkeypatch):
 def _book_extension():
     import importlib
 
-    return importlib.import_module("book._ext.course_book")  # as Sphinx imports it, from the root
+    return importlib.import_module(
+        "book._ext.course_book"
+    )  # as Sphinx imports it, from the root
 
 
 def test_book_extension_sets_cache_and_cell_limit_per_mode(monkeypatch, tmp_path):
@@ -230,17 +269,27 @@ def test_book_extension_sets_cache_and_cell_limit_per_mode(monkeypatch, tmp_path
     app = SimpleNamespace(outdir=str(tmp_path / "_build" / "html"))
     monkeypatch.setenv("VAECOURSE_HIDE_SOLUTIONS", "1")
     monkeypatch.setenv("VAECOURSE_QUICK", "1")
-    config = SimpleNamespace(hide_solutions=False, nb_execution_cache_path="", nb_execution_timeout=-1,
-                             course_quick_cell_timeout=300)
+    config = SimpleNamespace(
+        hide_solutions=False,
+        nb_execution_cache_path="",
+        nb_execution_timeout=-1,
+        course_quick_cell_timeout=300,
+    )
     course_book._configure(app, config)
     assert config.hide_solutions is True
-    assert config.nb_execution_cache_path == str(tmp_path / "_build" / ".jupyter_cache-quick")
+    assert config.nb_execution_cache_path == str(
+        tmp_path / "_build" / ".jupyter_cache-quick"
+    )
     assert config.nb_execution_timeout == 300
 
     monkeypatch.setenv("VAECOURSE_HIDE_SOLUTIONS", "0")
     monkeypatch.setenv("VAECOURSE_QUICK", "0")
-    config = SimpleNamespace(hide_solutions=False, nb_execution_cache_path="", nb_execution_timeout=-1,
-                             course_quick_cell_timeout=300)
+    config = SimpleNamespace(
+        hide_solutions=False,
+        nb_execution_cache_path="",
+        nb_execution_timeout=-1,
+        course_quick_cell_timeout=300,
+    )
     course_book._configure(app, config)
     assert config.hide_solutions is False
     assert config.nb_execution_cache_path.endswith(".jupyter_cache-full")
@@ -253,13 +302,17 @@ def test_book_kernels_get_the_package_the_thread_policy_and_static_output(monkey
     monkeypatch.delenv("VAECOURSE_STATIC", raising=False)
     from vaecourse import threads
 
-    monkeypatch.setattr(threads, "_applied", {"OMP_WAIT_POLICY": "PASSIVE"})  # as if chosen here
+    monkeypatch.setattr(
+        threads, "_applied", {"OMP_WAIT_POLICY": "PASSIVE"}
+    )  # as if chosen here
     monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     env = _book_extension().kernel_environment()
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
     assert env["VAECOURSE_DATA"] == str(Path("relative/data").resolve())
     assert env["VAECOURSE_STATIC"] == "1" and "MPLBACKEND" not in env
-    assert "OMP_WAIT_POLICY" not in env  # each kernel chooses its own when it imports vaecourse
+    assert (
+        "OMP_WAIT_POLICY" not in env
+    )  # each kernel chooses its own when it imports vaecourse
 
 
 def test_book_extension_keeps_the_users_variables_for_the_kernels(monkeypatch):
@@ -267,10 +320,15 @@ def test_book_extension_keeps_the_users_variables_for_the_kernels(monkeypatch):
 
     saved = dict(os.environ)
     monkeypatch.setenv("VAECOURSE_DATA", "/some/data")
-    app = SimpleNamespace(connect=lambda *args: None, add_config_value=lambda *args: None)
+    app = SimpleNamespace(
+        connect=lambda *args: None, add_config_value=lambda *args: None
+    )
     try:
         _book_extension().setup(app)
-        assert os.environ["VAECOURSE_DATA"] == "/some/data" and os.environ["VAECOURSE_STATIC"] == "1"
+        assert (
+            os.environ["VAECOURSE_DATA"] == "/some/data"
+            and os.environ["VAECOURSE_STATIC"] == "1"
+        )
         assert os.environ["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
     finally:
         os.environ.clear()
@@ -284,4 +342,3 @@ def test_toc_pages_follow_the_reading_order_of_a_nested_toc(tmp_path):
         "      - file: c\n"
     )
     assert toc_pages(tmp_path) == ["intro", "a", "a1", "b", "c"]
-

@@ -106,8 +106,13 @@ def test_ci_runs_the_readme_test_command():
     setup_build, setup_test = _readme_commands()[:2]
     install, test_command = setup_test.split(" && ", 1)
     ci = (ROOT / ".ci" / "run").read_text()
-    assert setup_build.endswith("&& python -m vaecourse.build") and "python -m vaecourse.build" in ci
-    assert test_command in ci.splitlines(), f"CI does not run the README's test command {test_command!r}"
+    assert (
+        setup_build.endswith("&& python -m vaecourse.build")
+        and "python -m vaecourse.build" in ci
+    )
+    assert test_command in ci.splitlines(), (
+        f"CI does not run the README's test command {test_command!r}"
+    )
     # CI installs what the README's set-up installs (in its own virtual environment)
     assert install.replace("python -m pip install", "python -m pip install -q") in ci
 

@@ -13,9 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
 MAX_CELL_LINES = 25  # lines of a code cell shown on the page
-MAX_LINE = 88  # characters of a code line, as the formatter's limit and the page's width
+MAX_LINE = (
+    88  # characters of a code line, as the formatter's limit and the page's width
+)
 HIDDEN = {"hide-input", "remove-input", "remove-cell"}
-LITERALINCLUDE = re.compile(r"```\{literalinclude\}\s+(?P<path>\S+)\n(?P<options>(?::[^\n]*\n)*)")
+LITERALINCLUDE = re.compile(
+    r"```\{literalinclude\}\s+(?P<path>\S+)\n(?P<options>(?::[^\n]*\n)*)"
+)
 
 
 def _code_cells(path):
@@ -28,7 +32,9 @@ def _tags(cell):
 
 
 def test_there_are_chapters():
-    assert len(CHAPTERS) >= 9, f"expected the chapters 00-08 in {BOOK}, found {CHAPTERS}"
+    assert len(CHAPTERS) >= 9, (
+        f"expected the chapters 00-08 in {BOOK}, found {CHAPTERS}"
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
@@ -53,15 +59,19 @@ def test_code_lines_fit_the_page(path):
         for n, line in enumerate(cell.source.splitlines())
         if len(line) > MAX_LINE
     ]
-    assert wide == [], f"{path.name}: code lines (cell, line, length) {wide} exceed {MAX_LINE} characters"
+    assert wide == [], (
+        f"{path.name}: code lines (cell, line, length) {wide} exceed {MAX_LINE} characters"
+    )
 
 
 def _docstring_of(path: Path, qualname: str) -> str | None:
     node = ast.parse(path.read_text())
     for name in qualname.split("."):
         node = next(
-            child for child in node.body
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and child.name == name
+            child
+            for child in node.body
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and child.name == name
         )
     return ast.get_docstring(node)
 
@@ -78,12 +88,15 @@ def test_included_code_is_shown_without_its_docstring(path):
     shown_docstrings = []
     for match in _includes(path):
         options = dict(
-            re.match(r":([\w-]+):\s*(.*)", line).groups() for line in match["options"].splitlines()
+            re.match(r":([\w-]+):\s*(.*)", line).groups()
+            for line in match["options"].splitlines()
         )
         if "pyobject" not in options:
             continue
         source = (path.parent / match["path"]).resolve()
-        assert source.is_file(), f"{path.name}: literalinclude of a missing file {source}"
+        assert source.is_file(), (
+            f"{path.name}: literalinclude of a missing file {source}"
+        )
         skips = {"start-after", "start-at", "lines"} & options.keys()
         if _docstring_of(source, options["pyobject"]) and not skips:
             shown_docstrings.append(options["pyobject"])
@@ -95,5 +108,7 @@ def test_included_code_is_shown_without_its_docstring(path):
 
 def test_the_docstring_check_sees_a_docstring():
     assert _docstring_of(ROOT / "vaecourse" / "samplers.py", "reparameterize")
-    match = next(LITERALINCLUDE.finditer("```{literalinclude} ../a.py\n:pyobject: f\n```\n"))
+    match = next(
+        LITERALINCLUDE.finditer("```{literalinclude} ../a.py\n:pyobject: f\n```\n")
+    )
     assert match["path"] == "../a.py" and match["options"] == ":pyobject: f\n"

@@ -51,8 +51,15 @@ def test_latent_histogram_counts_every_value():
 
 
 def test_training_curves_draw_train_and_valid():
-    h = History(epoch=[1, 2, 3], train={"elbo": [-200.0, -150.0, -120.0]}, valid={"elbo": [-210.0, -160.0, -130.0]})
+    h = History(
+        epoch=[1, 2, 3],
+        train={"elbo": [-200.0, -150.0, -120.0]},
+        valid={"elbo": [-210.0, -160.0, -130.0]},
+    )
     ax = plots.training_curves({"a": h})
-    assert [list(line.get_ydata()) for line in ax.lines] == [h.train["elbo"], h.valid["elbo"]]
+    assert [list(line.get_ydata()) for line in ax.lines] == [
+        h.train["elbo"],
+        h.valid["elbo"],
+    ]
     with pytest.raises(KeyError, match="no training statistic 'kl'"):
         plots.training_curves(h, key="kl")

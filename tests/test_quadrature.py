@@ -15,7 +15,9 @@ BOX = ((-8.0, -8.0), (8.0, 8.0))
 def _ppca(noise_scale):
     model = ProbabilisticPCA(6, 2, noise_scale=noise_scale)
     z = torch.randn(7, 2, dtype=torch.float64)
-    x = (z @ model.W.T + model.b + noise_scale * torch.randn(7, 6, dtype=torch.float64)).detach()
+    x = (
+        z @ model.W.T + model.b + noise_scale * torch.randn(7, 6, dtype=torch.float64)
+    ).detach()
 
     def log_joint(x, z):  # (S, B)
         return model.log_joint(x, z[:, None, :].expand(-1, len(x), -1)).detach()
@@ -38,10 +40,16 @@ def test_bimodal_integrand_keeps_both_modes():
     centres = torch.tensor([[-5.0, 3.0], [4.0, -2.0]], dtype=torch.float64)
 
     def log_joint(x, z):
-        parts = [log_standard_normal((z - c) / 0.4) - 2 * math.log(0.4) for c in centres]
-        return (torch.logsumexp(torch.stack(parts), 0) - math.log(2))[:, None].expand(-1, len(x))
+        parts = [
+            log_standard_normal((z - c) / 0.4) - 2 * math.log(0.4) for c in centres
+        ]
+        return (torch.logsumexp(torch.stack(parts), 0) - math.log(2))[:, None].expand(
+            -1, len(x)
+        )
 
-    result = log_marginal_2d(log_joint, torch.zeros(1, 3, dtype=torch.float64), BOX, coarse=128, fine=48)
+    result = log_marginal_2d(
+        log_joint, torch.zeros(1, 3, dtype=torch.float64), BOX, coarse=128, fine=48
+    )
     assert abs(result["log_px"].item()) < 1e-6
 
 
@@ -65,12 +73,15 @@ def test_grid_covers_the_box():
     assert points[:, 0].min() > -1 and points[:, 1].max() < 4
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"box": ((1.0, 1.0), (0.0, 2.0))}, "lo < hi"),
-    ({"fine": 7}, "even integer"),
-    ({"levels": 0}, "levels"),
-    ({"threshold": -1.0}, "threshold"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"box": ((1.0, 1.0), (0.0, 2.0))}, "lo < hi"),
+        ({"fine": 7}, "even integer"),
+        ({"levels": 0}, "levels"),
+        ({"threshold": -1.0}, "threshold"),
+    ],
+)
 def test_bad_arguments_are_explained(kwargs, message):
     _, x, log_joint = _ppca(1.0)
     with pytest.raises(ValueError, match=message):

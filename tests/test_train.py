@@ -20,7 +20,16 @@ def test_training_raises_the_elbo_on_a_small_subset(device, dtype):
     x = _toy_data().to(dtype)
     vae = GaussianVAE(x_dim=20, z_dim=2, hidden=(16,)).to(dtype)
     before = elbo(vae, x, num_samples=10).mean()
-    history = train(vae, x, epochs=15, batch_size=50, lr=3e-3, x_valid=x[:100], progress=False, device=device)
+    history = train(
+        vae,
+        x,
+        epochs=15,
+        batch_size=50,
+        lr=3e-3,
+        x_valid=x[:100],
+        progress=False,
+        device=device,
+    )
     after = elbo(vae, x, num_samples=10).mean()
     assert after > before + 3.0, (before, after)
     assert history.epoch == list(range(1, 16))
@@ -32,7 +41,16 @@ def test_training_raises_the_elbo_on_a_small_subset(device, dtype):
 def test_autoencoder_loss_falls_and_is_validated_by_loss(device, dtype):
     x = _toy_data()
     ae = Autoencoder(x_dim=20, z_dim=2, hidden=(16,)).to(dtype)
-    history = train(ae, x, epochs=10, batch_size=50, lr=3e-3, x_valid=x[:50], progress=False, device=device)
+    history = train(
+        ae,
+        x,
+        epochs=10,
+        batch_size=50,
+        lr=3e-3,
+        x_valid=x[:50],
+        progress=False,
+        device=device,
+    )
     assert history.train["loss"][-1] < 0.7 * history.train["loss"][0]
     assert "loss" in history.valid
 

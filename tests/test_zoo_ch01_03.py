@@ -41,7 +41,9 @@ def test_autoencoder_2d_trains_then_loads(quick_checkpoints):
     model, info = ch01.autoencoder_2d()
     assert isinstance(model, Autoencoder) and model.z_dim == 2
     assert not info["loaded"] and info["seconds"] > 0
-    assert [p.name for p in (quick_checkpoints / "quick").glob("ch01_autoencoder-*.pt")] == [Path(info["checkpoint"]).name]
+    assert [
+        p.name for p in (quick_checkpoints / "quick").glob("ch01_autoencoder-*.pt")
+    ] == [Path(info["checkpoint"]).name]
     # trained: the reconstruction loss fell below that of a decoder predicting 1/2 everywhere (D log 2)
     assert info["train_loss"][-1] < model.x_dim * torch.log(torch.tensor(2.0)).item()
     assert info["num_train"] == 600
@@ -56,7 +58,9 @@ def test_vae_2d_is_a_two_dimensional_gaussian_vae(quick_checkpoints):
     assert isinstance(model, GaussianVAE) and model.z_dim == 2 and model.beta == 1.0
     assert len(info["train_elbo"]) == len(info["epochs"]) == len(info["valid_elbo"])
     assert info["valid_elbo"][-1] > info["valid_elbo"][0] - 5  # no divergence
-    assert [p.name for p in (quick_checkpoints / "quick").glob("ch03_vae_z2-*.pt")] == [Path(info["checkpoint"]).name]
+    assert [p.name for p in (quick_checkpoints / "quick").glob("ch03_vae_z2-*.pt")] == [
+        Path(info["checkpoint"]).name
+    ]
 
 
 def test_beta_models_are_named_by_beta_and_validate_it(quick_checkpoints):

@@ -1,8 +1,17 @@
 """vaecourse: the helper package of an open course on variational auto-encoders."""
 
-from . import threads  # first: sets the thread policy before torch loads (see vaecourse/threads.py)
-
-from . import checkpoint, data, densities, estimators, evaluate, nets, plots, protocol, runtime
+from . import (
+    checkpoint,
+    data,
+    densities,
+    estimators,
+    evaluate,
+    nets,
+    plots,
+    protocol,
+    runtime,
+    threads,  # first: sets the thread policy before torch loads (see vaecourse/threads.py)
+)
 from .ae_gmm import AutoencoderGMM
 from .autoencoder import Autoencoder
 from .bernoulli_vae import BernoulliVAE
@@ -11,8 +20,8 @@ from .data import load_binarized_mnist, load_mnist
 from .evaluate import elbo, iw_log_likelihood
 from .gaussian_vae import GaussianVAE
 from .ppca import ProbabilisticPCA
-from .sbn import AmortisedSBN, SigmoidBeliefNet
 from .runtime import QUICK, default_device, is_quick, pick, seed_everything
+from .sbn import AmortisedSBN, SigmoidBeliefNet
 from .train import History, train
 
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)

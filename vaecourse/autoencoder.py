@@ -8,7 +8,13 @@ import torch
 
 from .densities import log_bernoulli
 from .nets import mlp
-from .protocol import CourseModel, check_batch, check_latent, check_positive_int, check_widths
+from .protocol import (
+    CourseModel,
+    check_batch,
+    check_latent,
+    check_positive_int,
+    check_widths,
+)
 
 __all__ = ["Autoencoder"]
 
@@ -31,11 +37,22 @@ class Autoencoder(CourseModel):
     torch.Size([3, 2])
     """
 
-    def __init__(self, x_dim: int, z_dim: int = 2, hidden: Sequence[int] = (512, 256), activation: str = "relu"):
+    def __init__(
+        self,
+        x_dim: int,
+        z_dim: int = 2,
+        hidden: Sequence[int] = (512, 256),
+        activation: str = "relu",
+    ):
         super().__init__()
-        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+        self.x_dim, self.z_dim = (
+            check_positive_int(x_dim, "x_dim"),
+            check_positive_int(z_dim, "z_dim"),
+        )
         hidden = check_widths(hidden)
-        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=hidden, activation=activation)
+        self.config = dict(
+            x_dim=self.x_dim, z_dim=self.z_dim, hidden=hidden, activation=activation
+        )
         self.encoder = mlp((x_dim, *hidden, z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(list(hidden)), x_dim), activation)
 

@@ -19,10 +19,21 @@ from .estimators import (
     score_function_term,
 )
 from .nets import mlp
-from .protocol import LatentVariableModel, check_batch, check_latent, check_positive_int, check_widths
+from .protocol import (
+    LatentVariableModel,
+    check_batch,
+    check_latent,
+    check_positive_int,
+    check_widths,
+)
 from .samplers import all_binary_states, sample_bernoulli
 
-__all__ = ["BernoulliVAE", "sample_bernoulli", "all_binary_states", "encoder_gradient_variance"]
+__all__ = [
+    "BernoulliVAE",
+    "sample_bernoulli",
+    "all_binary_states",
+    "encoder_gradient_variance",
+]
 
 MAX_ENUMERATED_LATENTS = 16
 """Largest :math:`D_z` whose :math:`2^{D_z}` states :meth:`BernoulliVAE.exact_elbo` decodes at once."""
@@ -64,28 +75,57 @@ class BernoulliVAE(LatentVariableModel):
     True
     """
 
-    def __init__(self, x_dim: int, z_dim: int = 64, hidden: Sequence[int] = (200,), activation: str = "relu",
-                 estimator: str = "loo", num_samples: int = 4, temperature: float = 1.0):
+    def __init__(
+        self,
+        x_dim: int,
+        z_dim: int = 64,
+        hidden: Sequence[int] = (200,),
+        activation: str = "relu",
+        estimator: str = "loo",
+        num_samples: int = 4,
+        temperature: float = 1.0,
+    ):
         super().__init__()
         if estimator not in BASELINES + RELAXATIONS:
-            raise ValueError(f"estimator must be one of {BASELINES + RELAXATIONS}, got {estimator!r}")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0 \
-                or temperature == float("inf"):
-            raise ValueError(f"temperature must be a finite positive number, got {temperature!r}")
-        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+            raise ValueError(
+                f"estimator must be one of {BASELINES + RELAXATIONS}, got {estimator!r}"
+            )
+        if (
+            isinstance(temperature, bool)
+            or not isinstance(temperature, (int, float))
+            or not temperature > 0
+            or temperature == float("inf")
+        ):
+            raise ValueError(
+                f"temperature must be a finite positive number, got {temperature!r}"
+            )
+        self.x_dim, self.z_dim = (
+            check_positive_int(x_dim, "x_dim"),
+            check_positive_int(z_dim, "z_dim"),
+        )
         self.num_samples = check_positive_int(num_samples, "num_samples")
         if estimator == "loo" and num_samples < 2:
             raise ValueError("the leave-one-out baseline needs num_samples >= 2")
         hidden = check_widths(hidden)
-        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=hidden, activation=activation,
-                           estimator=estimator, num_samples=self.num_samples)
-        if estimator in RELAXATIONS:  # only there, so that score-function checkpoints stay valid
+        self.config = dict(
+            x_dim=self.x_dim,
+            z_dim=self.z_dim,
+            hidden=hidden,
+            activation=activation,
+            estimator=estimator,
+            num_samples=self.num_samples,
+        )
+        if (
+            estimator in RELAXATIONS
+        ):  # only there, so that score-function checkpoints stay valid
             self.config["temperature"] = float(temperature)
         self.temperature = float(temperature)
         self.estimator = estimator
         self.encoder = mlp((x_dim, *hidden, z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(list(hidden)), x_dim), activation)
-        self.baseline = make_baseline(estimator if estimator in BASELINES else "none", x_dim)
+        self.baseline = make_baseline(
+            estimator if estimator in BASELINES else "none", x_dim
+        )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         r"""The logits :math:`\ell_\phi(x)` of :math:`q_\phi(z \mid x)`, shape ``(B, Dz)``."""
@@ -96,23 +136,39 @@ class BernoulliVAE(LatentVariableModel):
         r"""Bernoulli logits :math:`\ell_\theta(z)`, shape ``(..., D)``."""
         return self.decoder(check_latent(z, self.z_dim))
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         r"""``n`` draws from the prior :math:`\mathcal{B}(\tfrac12)^{D_z}`, shape ``(n, Dz)``, values in {0, 1}."""
-        logits = torch.zeros(n, self.z_dim, dtype=self.dtype, device=self.device)  # sigmoid(0) = 1/2
+        logits = torch.zeros(
+            n, self.z_dim, dtype=self.dtype, device=self.device
+        )  # sigmoid(0) = 1/2
         return sample_bernoulli(logits, 1, generator)[0]
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         r""":math:`\log p(z) = -D_z \log 2` for every binary :math:`z`, shape ``z.shape[:-1]``."""
-        return torch.full(z.shape[:-1], -self.z_dim * math.log(2.0), dtype=z.dtype, device=z.device)
+        return torch.full(
+            z.shape[:-1], -self.z_dim * math.log(2.0), dtype=z.dtype, device=z.device
+        )
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+    def log_weights(
+        self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         r""":math:`\log p(x \mid z_k) + \log p(z_k) - \log q(z_k \mid x)` for :math:`z_k \sim q`, shape ``(K, B)``."""
         logits_q = self.encode(x)  # (B, Dz)
         z = sample_bernoulli(logits_q, num_samples)  # (K, B, Dz)
-        return log_bernoulli(x, self.decode(z)) + self.log_prior(z) - log_bernoulli(z, logits_q)
+        return (
+            log_bernoulli(x, self.decode(z))
+            + self.log_prior(z)
+            - log_bernoulli(z, logits_q)
+        )
 
-    def surrogate(self, x: torch.Tensor, baseline: Baseline | None = None,
-                  num_samples: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def surrogate(
+        self,
+        x: torch.Tensor,
+        baseline: Baseline | None = None,
+        num_samples: int | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The loss whose gradient is the score-function estimate of the negative ELBO's gradient.
 
         Args:
@@ -133,14 +189,27 @@ class BernoulliVAE(LatentVariableModel):
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B), differentiable in theta
         c, baseline_loss = baseline(x, log_px_z.detach())
         kl = kl_bernoulli(logits_q)  # (B,)
-        objective = (log_px_z + score_function_term(log_px_z, log_qz_x, c)).mean(0) - kl  # (B,)
+        objective = (log_px_z + score_function_term(log_px_z, log_qz_x, c)).mean(
+            0
+        ) - kl  # (B,)
         recon = log_px_z.mean(0).detach()
-        stats = dict(elbo=(recon - kl.detach()).mean(), recon=recon.mean(), kl=kl.mean().detach(),
-                     signal_std=(log_px_z.detach() - c).std() if num_samples > 1 else log_px_z.detach().std())
+        stats = dict(
+            elbo=(recon - kl.detach()).mean(),
+            recon=recon.mean(),
+            kl=kl.mean().detach(),
+            signal_std=(log_px_z.detach() - c).std()
+            if num_samples > 1
+            else log_px_z.detach().std(),
+        )
         return -objective.mean() + baseline_loss, stats
 
-    def relaxed_surrogate(self, x: torch.Tensor, estimator: str | None = None, temperature: float | None = None,
-                          num_samples: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def relaxed_surrogate(
+        self,
+        x: torch.Tensor,
+        estimator: str | None = None,
+        temperature: float | None = None,
+        num_samples: int | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         r"""The loss whose gradient is a relaxation-based estimate of the negative ELBO's gradient.
 
         .. math:: -\frac1K \sum_k \log p_\theta(x \mid \tilde z_k) + \mathrm{KL}(q_\phi \,\|\, p),
@@ -160,11 +229,19 @@ class BernoulliVAE(LatentVariableModel):
         temperature = self.temperature if temperature is None else temperature
         num_samples = self.num_samples if num_samples is None else num_samples
         logits_q = self.encode(x)  # (B, Dz)
-        z = relaxed_sample(logits_q, estimator, temperature, num_samples)  # (K, B, Dz), differentiable
-        log_px_z = log_bernoulli(x, self.decode(z))  # (K, B), differentiable in theta and phi
+        z = relaxed_sample(
+            logits_q, estimator, temperature, num_samples
+        )  # (K, B, Dz), differentiable
+        log_px_z = log_bernoulli(
+            x, self.decode(z)
+        )  # (K, B), differentiable in theta and phi
         kl = kl_bernoulli(logits_q)  # (B,)
         recon = log_px_z.mean(0).detach()
-        stats = {"elbo": (recon - kl.detach()).mean(), "recon": recon.mean(), "kl": kl.mean().detach()}
+        stats = {
+            "elbo": (recon - kl.detach()).mean(),
+            "recon": recon.mean(),
+            "kl": kl.mean().detach(),
+        }
         return -(log_px_z.mean(0) - kl).mean(), stats
 
     def training_loss(self, x: torch.Tensor, index: torch.Tensor | None = None):
@@ -175,9 +252,13 @@ class BernoulliVAE(LatentVariableModel):
 
     def _all_states(self) -> torch.Tensor:
         if self.z_dim > MAX_ENUMERATED_LATENTS:
-            raise ValueError(f"can enumerate at most {MAX_ENUMERATED_LATENTS} binary latents (2**z_dim states "
-                             f"decoded at once), this model has z_dim={self.z_dim}")
-        return all_binary_states(self.z_dim, dtype=self.dtype, device=self.device).unsqueeze(1)  # (S, 1, Dz)
+            raise ValueError(
+                f"can enumerate at most {MAX_ENUMERATED_LATENTS} binary latents (2**z_dim states "
+                f"decoded at once), this model has z_dim={self.z_dim}"
+            )
+        return all_binary_states(
+            self.z_dim, dtype=self.dtype, device=self.device
+        ).unsqueeze(1)  # (S, 1, Dz)
 
     def exact_elbo(self, x: torch.Tensor) -> torch.Tensor:
         r"""The ELBO by enumerating all :math:`2^{D_z}` states (small :math:`D_z` only), differentiable.
@@ -192,7 +273,9 @@ class BernoulliVAE(LatentVariableModel):
         z = self._all_states()  # (S, 1, Dz)
         logits_q = self.encode(x)  # (B, Dz)
         log_qz_x = log_bernoulli(z, logits_q)  # (S, B)
-        log_w = log_bernoulli(x, self.decode(z)) + self.log_prior(z) - log_qz_x  # (S, B)
+        log_w = (
+            log_bernoulli(x, self.decode(z)) + self.log_prior(z) - log_qz_x
+        )  # (S, B)
         return (log_qz_x.exp() * log_w).sum(0)
 
     @torch.no_grad()
@@ -204,8 +287,14 @@ class BernoulliVAE(LatentVariableModel):
         return torch.logsumexp(log_joint, dim=0)
 
 
-def encoder_gradient_variance(model: BernoulliVAE, x: torch.Tensor, baseline: str | Baseline,
-                              num_samples: int = 4, num_draws: int = 100, calibration_samples: int = 64):
+def encoder_gradient_variance(
+    model: BernoulliVAE,
+    x: torch.Tensor,
+    baseline: str | Baseline,
+    num_samples: int = 4,
+    num_draws: int = 100,
+    calibration_samples: int = 64,
+):
     """Mean and variance of the encoder's gradient estimates under one baseline, at the model's current parameters.
 
     A baseline given by name is built and calibrated first (:func:`~vaecourse.estimators.fit_baseline`
@@ -235,6 +324,8 @@ def encoder_gradient_variance(model: BernoulliVAE, x: torch.Tensor, baseline: st
     baseline.eval()
     params = list(model.encoder.parameters())
     try:
-        return gradient_variance(lambda: model.surrogate(x, baseline, num_samples)[0], params, num_draws)
+        return gradient_variance(
+            lambda: model.surrogate(x, baseline, num_samples)[0], params, num_draws
+        )
     finally:
         model.train(was_training)

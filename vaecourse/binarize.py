@@ -32,12 +32,18 @@ def binarize(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
     True
     """
     if not isinstance(images, torch.Tensor) or not images.is_floating_point():
-        raise TypeError(f"images must be a floating-point tensor of intensities in [0, 1], got "
-                        f"{getattr(images, 'dtype', type(images).__name__)}")
+        raise TypeError(
+            f"images must be a floating-point tensor of intensities in [0, 1], got "
+            f"{getattr(images, 'dtype', type(images).__name__)}"
+        )
     outside = ~((images >= 0) & (images <= 1))  # NaN counts as outside
     if bool(outside.any()):
-        raise ValueError(f"images must hold intensities in [0, 1], found {int(outside.sum())} value(s) outside "
-                         f"(e.g. {float(images[outside][0]):g}); scale 0-255 pixels by 1/255 first")
+        raise ValueError(
+            f"images must hold intensities in [0, 1], found {int(outside.sum())} value(s) outside "
+            f"(e.g. {float(images[outside][0]):g}); scale 0-255 pixels by 1/255 first"
+        )
     generator = torch.Generator().manual_seed(seed)
-    u = torch.rand(images.shape, generator=generator, dtype=images.dtype)  # drawn on the CPU: same on every device
+    u = torch.rand(
+        images.shape, generator=generator, dtype=images.dtype
+    )  # drawn on the CPU: same on every device
     return (u.to(images.device) < images).to(images.dtype)

@@ -23,15 +23,20 @@ from .runtime import child_environment, is_quick
 
 __all__ = ["build", "failed_cells", "main"]
 
-_GLUE = re.compile(r"^(?P<where>\S+?)(?::\d+)?: (?:WARNING|ERROR): No key '(?P<key>[^']+)' found in glue data")
+_GLUE = re.compile(
+    r"^(?P<where>\S+?)(?::\d+)?: (?:WARNING|ERROR): No key '(?P<key>[^']+)' found in glue data"
+)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes of IPython's tracebacks
-_BLOCK = re.compile(r"-{18}\n(?P<source>.*?)\n-{18}", re.DOTALL)  # nbclient quotes the failing cell between these
+_BLOCK = re.compile(
+    r"-{18}\n(?P<source>.*?)\n-{18}", re.DOTALL
+)  # nbclient quotes the failing cell between these
 
 
 def _cell_number(notebook_path: Path, report: str) -> str:
     """Which code cell of the notebook the traceback ``report`` quotes ('cell ?' when none matches)."""
-    quoted = _BLOCK.search(report) or re.search(r"preview of the cell contents:\n-+\n(?P<source>.*?)\n-+",
-                                                 report, re.DOTALL)
+    quoted = _BLOCK.search(report) or re.search(
+        r"preview of the cell contents:\n-+\n(?P<source>.*?)\n-+", report, re.DOTALL
+    )
     if quoted is None or not notebook_path.exists():
         return "cell ?"
     source = quoted.group("source").strip()
@@ -39,7 +44,9 @@ def _cell_number(notebook_path: Path, report: str) -> str:
     code = [c for c in notebook.cells if c.cell_type == "code"]
     for number, cell in enumerate(code, start=1):
         text = cell.source.strip()
-        if text and (text == source or (source and text.startswith(source.splitlines()[0]))):
+        if text and (
+            text == source or (source and text.startswith(source.splitlines()[0]))
+        ):
             return f"code cell {number} of {len(code)}"
     return "cell ?"
 
@@ -57,31 +64,58 @@ def failed_cells(root: Path, html: Path) -> list[str]:
     return lines
 
 
-def build(root: str | Path = ".", extra: Sequence[str] = (), path_output: str | Path | None = None,
-          out=None) -> int:
+def build(
+    root: str | Path = ".",
+    extra: Sequence[str] = (),
+    path_output: str | Path | None = None,
+    out=None,
+) -> int:
     """Build the book at ``root``; print what failed and where the book is; return the exit status."""
     out = out or sys.stdout
     root = Path(root).resolve()
     if not (root / "_config.yml").exists():
-        raise SystemExit(f"{root} has no _config.yml: run this from the book's root folder or pass it")
+        raise SystemExit(
+            f"{root} has no _config.yml: run this from the book's root folder or pass it"
+        )
     if path_output is not None:
         extra = ["--path-output", str(path_output), *extra]
     html = Path(path_output or root).resolve() / "_build" / "html"
     for old in (html / "reports").rglob("*.err.log"):
         old.unlink()  # reports of an earlier build are not this build's failures
-    script = Path(sys.executable).with_name("jupyter-book")  # the console script of this environment
-    command = [str(script) if script.exists() else "jupyter-book", "build", str(root), "-W", "-n", "--keep-going",
-               *extra]
+    script = Path(sys.executable).with_name(
+        "jupyter-book"
+    )  # the console script of this environment
+    command = [
+        str(script) if script.exists() else "jupyter-book",
+        "build",
+        str(root),
+        "-W",
+        "-n",
+        "--keep-going",
+        *extra,
+    ]
     mode = "quick" if is_quick() else "full"
-    print(f"$ jupyter-book build {root} -W -n --keep-going {' '.join(extra)}  ({mode} mode)", file=out, flush=True)
+    print(
+        f"$ jupyter-book build {root} -W -n --keep-going {' '.join(extra)}  ({mode} mode)",
+        file=out,
+        flush=True,
+    )
     glue_missing = []
-    with subprocess.Popen(command, env=child_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace") as process:
+    with subprocess.Popen(
+        command,
+        env=child_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as process:
         for line in process.stdout:
             out.write(line)
             match = _GLUE.match(_ANSI.sub("", line).strip())
             if match:
-                glue_missing.append(f"{match['where']}: no cell stored the glued value {match['key']!r}")
+                glue_missing.append(
+                    f"{match['where']}: no cell stored the glued value {match['key']!r}"
+                )
     failures = failed_cells(root, html) + sorted(set(glue_missing))
     print(file=out)
     if failures:
@@ -89,19 +123,31 @@ def build(root: str | Path = ".", extra: Sequence[str] = (), path_output: str | 
         for line in failures:
             print(f"  - {line}", file=out)
     elif process.returncode:
-        print(f"BOOK BUILD FAILED ({mode} mode): jupyter-book reported errors (see the warnings above)",
-              file=out)
+        print(
+            f"BOOK BUILD FAILED ({mode} mode): jupyter-book reported errors (see the warnings above)",
+            file=out,
+        )
     else:
         print(f"Book built ({mode} mode).", file=out)
-    print(f"The book is at {html / 'index.html'}" + (" (incomplete)" if failures or process.returncode else ""),
-          file=out, flush=True)
+    print(
+        f"The book is at {html / 'index.html'}"
+        + (" (incomplete)" if failures or process.returncode else ""),
+        file=out,
+        flush=True,
+    )
     return 1 if failures or process.returncode else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vaecourse.build", description=__doc__.split("\n\n")[0])
-    parser.add_argument("root", nargs="?", default=".", help="the book's root folder (default: .)")
-    parser.add_argument("--path-output", default=None, help="write _build/ here instead of in the root")
+    parser = argparse.ArgumentParser(
+        prog="python -m vaecourse.build", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "root", nargs="?", default=".", help="the book's root folder (default: .)"
+    )
+    parser.add_argument(
+        "--path-output", default=None, help="write _build/ here instead of in the root"
+    )
     args, extra = parser.parse_known_args(argv)
     return build(args.root, extra, path_output=args.path_output)
 

@@ -18,7 +18,14 @@ import torch
 from .protocol import MODEL_REGISTRY, CourseModel
 from .runtime import checkpoint_dir
 
-__all__ = ["CHECKPOINTS_ENV", "CheckpointError", "load_checkpoint", "load_or_train", "plain", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINTS_ENV",
+    "CheckpointError",
+    "load_checkpoint",
+    "load_or_train",
+    "plain",
+    "save_checkpoint",
+]
 
 _FORMAT = "vaecourse-checkpoint-2"
 CHECKPOINTS_ENV = "VAECOURSE_CHECKPOINTS"  # read by vaecourse.runtime.checkpoint_dir
@@ -44,11 +51,16 @@ def plain(value: Any, where: str = "value") -> Any:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().tolist()
     if isinstance(value, dict):
-        return {plain(k, f"a key of {where}"): plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+        return {
+            plain(k, f"a key of {where}"): plain(v, f"{where}[{k!r}]")
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return type(value)(plain(v, f"{where}[{i}]") for i, v in enumerate(value))
-    raise TypeError(f"{where} is a {type(value).__name__}; a checkpoint keeps only numbers, strings, bools, "
-                    f"None, and lists, tuples and dicts of them")
+    raise TypeError(
+        f"{where} is a {type(value).__name__}; a checkpoint keeps only numbers, strings, bools, "
+        f"None, and lists, tuples and dicts of them"
+    )
 
 
 def _digest(identity: dict) -> str:
@@ -57,8 +69,12 @@ def _digest(identity: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def save_checkpoint(model: CourseModel, path: str | os.PathLike, extra: dict[str, Any] | None = None,
-                    identity: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    model: CourseModel,
+    path: str | os.PathLike,
+    extra: dict[str, Any] | None = None,
+    identity: dict[str, Any] | None = None,
+) -> Path:
     """Write ``model`` (class name, ``config``, state dict), ``extra`` and ``identity`` (plain data) to ``path``.
 
     The file is written under a temporary name unique to this save, in the same folder, and then renamed,
@@ -66,23 +82,37 @@ def save_checkpoint(model: CourseModel, path: str | os.PathLike, extra: dict[str
     on every failure. Raises :class:`CheckpointError` naming ``path`` when it cannot be written.
     """
     if not isinstance(model, CourseModel):
-        raise TypeError(f"only vaecourse models can be checkpointed, got {type(model).__name__}")
+        raise TypeError(
+            f"only vaecourse models can be checkpointed, got {type(model).__name__}"
+        )
     path = Path(path)
-    payload = {"format": _FORMAT, "class": type(model).__name__, "config": plain(model.config, "the config"),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-               "extra": plain(extra or {}, "extra"), "identity": plain(identity or {}, "identity")}
+    payload = {
+        "format": _FORMAT,
+        "class": type(model).__name__,
+        "config": plain(model.config, "the config"),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "extra": plain(extra or {}, "extra"),
+        "identity": plain(identity or {}, "identity"),
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "xb") as out:
             torch.save(payload, out)
         os.replace(tmp, path)
-    except (OSError, RuntimeError) as error:  # torch reports some write failures as RuntimeError
+    except (
+        OSError,
+        RuntimeError,
+    ) as error:  # torch reports some write failures as RuntimeError
         reason = getattr(error, "strerror", None) or " ".join(str(error).split())
-        raise CheckpointError(f"cannot write the checkpoint {path} ({reason}); set {CHECKPOINTS_ENV} "
-                              f"to a writable folder") from None
+        raise CheckpointError(
+            f"cannot write the checkpoint {path} ({reason}); set {CHECKPOINTS_ENV} "
+            f"to a writable folder"
+        ) from None
     finally:
-        with contextlib.suppress(OSError):  # gone already after os.replace, or never made
+        with contextlib.suppress(
+            OSError
+        ):  # gone already after os.replace, or never made
             tmp.unlink(missing_ok=True)
     return path
 
@@ -93,39 +123,63 @@ def _read_payload(path: Path, map_location="cpu") -> dict:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # noqa: BLE001 - truncated or foreign files raise many different errors
         reason = " ".join(str(error).split())[:200]
-        raise ValueError(f"{path} is not a readable vaecourse checkpoint ({reason})") from None
-    if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith("vaecourse-checkpoint"):
-        raise ValueError(f"{path} is not a vaecourse checkpoint (expected format {_FORMAT!r})")
+        raise ValueError(
+            f"{path} is not a readable vaecourse checkpoint ({reason})"
+        ) from None
+    if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith(
+        "vaecourse-checkpoint"
+    ):
+        raise ValueError(
+            f"{path} is not a vaecourse checkpoint (expected format {_FORMAT!r})"
+        )
     if payload["format"] != _FORMAT:
-        raise ValueError(f"{path} has the older format {payload['format']!r}, expected {_FORMAT!r}")
-    fields = {"class": str, "config": dict, "state_dict": dict, "extra": dict, "identity": dict}
+        raise ValueError(
+            f"{path} has the older format {payload['format']!r}, expected {_FORMAT!r}"
+        )
+    fields = {
+        "class": str,
+        "config": dict,
+        "state_dict": dict,
+        "extra": dict,
+        "identity": dict,
+    }
     for field, kind in fields.items():
         if not isinstance(payload.get(field), kind):
             # a ValueError: the file's content is wrong, not an argument's type
             raise ValueError(  # noqa: TRY004
-                f"{path} lacks a valid {field!r} entry; it is not a complete vaecourse checkpoint")
+                f"{path} lacks a valid {field!r} entry; it is not a complete vaecourse checkpoint"
+            )
     return payload
 
 
 def _rebuild(payload: dict, path: Path) -> CourseModel:
     name, config = payload["class"], payload["config"]
     if name not in MODEL_REGISTRY:
-        raise ValueError(f"{path} holds a {name}, which this version of vaecourse does not define; "
-                         f"known models: {sorted(MODEL_REGISTRY)}")
+        raise ValueError(
+            f"{path} holds a {name}, which this version of vaecourse does not define; "
+            f"known models: {sorted(MODEL_REGISTRY)}"
+        )
     try:
         model = MODEL_REGISTRY[name](**config)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{path} holds a {name} config that this version cannot build ({error})") from None
+        raise ValueError(
+            f"{path} holds a {name} config that this version cannot build ({error})"
+        ) from None
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as error:  # missing, unexpected or differently shaped tensors
         reason = " ".join(str(error).split())[:200]
-        raise ValueError(f"{path} holds weights that do not fit its {name} config ({reason})") from None
+        raise ValueError(
+            f"{path} holds weights that do not fit its {name} config ({reason})"
+        ) from None
     return model.eval()
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu",
-                    with_extra: bool = False):
+def load_checkpoint(
+    path: str | os.PathLike,
+    map_location: str | torch.device = "cpu",
+    with_extra: bool = False,
+):
     """Rebuild the model saved at ``path`` (loaded with ``weights_only=True``: no code runs).
 
     Returns the model in eval mode, or ``(model, extra)`` with ``with_extra=True``. Raises
@@ -158,9 +212,18 @@ def _check_writable(folder: Path) -> None:
 def _differences(old: Any, new: Any, where: str = "") -> list[str]:
     """The leaves where two identities differ, as ``"settings.epochs 1 -> 10"``."""
     if isinstance(old, dict) and isinstance(new, dict):
-        return [d for k in sorted(set(old) | set(new), key=str)
-                for d in _differences(old.get(k), new.get(k), f"{where}.{k}" if where else str(k))]
-    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)) and list(old) == list(new):
+        return [
+            d
+            for k in sorted(set(old) | set(new), key=str)
+            for d in _differences(
+                old.get(k), new.get(k), f"{where}.{k}" if where else str(k)
+            )
+        ]
+    if (
+        isinstance(old, (list, tuple))
+        and isinstance(new, (list, tuple))
+        and list(old) == list(new)
+    ):
         return []
     return [] if old == new else [f"{where} {old!r} -> {new!r}"]
 
@@ -168,7 +231,11 @@ def _differences(old: Any, new: Any, where: str = "") -> list[str]:
 def _why_not_reused(folder: Path, name: str, identity: dict) -> str | None:
     """Why the newest other checkpoint called ``name`` in ``folder`` does not serve, or None if there is none."""
     pattern = re.compile(re.escape(name) + r"(-[0-9a-f]{16})?\.pt")
-    others = [p for p in folder.glob(f"{name}*.pt") if pattern.fullmatch(p.name)] if folder.is_dir() else []
+    others = (
+        [p for p in folder.glob(f"{name}*.pt") if pattern.fullmatch(p.name)]
+        if folder.is_dir()
+        else []
+    )
     if not others:
         return None
     newest = max(others, key=lambda p: p.stat().st_mtime)
@@ -180,8 +247,14 @@ def _why_not_reused(folder: Path, name: str, identity: dict) -> str | None:
     return f"{newest} was trained differently ({'; '.join(changes[:4]) or 'another key'}); it stays on disk"
 
 
-def load_or_train(name: str, make_model, fit, settings: dict[str, Any] | None = None,
-                  directory: str | os.PathLike | None = None, retrain: bool = False):
+def load_or_train(
+    name: str,
+    make_model,
+    fit,
+    settings: dict[str, Any] | None = None,
+    directory: str | os.PathLike | None = None,
+    retrain: bool = False,
+):
     """Load the checkpoint of ``make_model()`` trained with ``settings``, or train it with ``fit`` and save it.
 
     The checkpoint is keyed by everything that determines the trained weights: the model's class and
@@ -206,13 +279,19 @@ def load_or_train(name: str, make_model, fit, settings: dict[str, Any] | None = 
         ``extra["checkpoint"]`` is the file's path.
     """
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.]+", name):
-        raise ValueError(f"a checkpoint name is letters, digits, '_' and '.', got {name!r}")
+        raise ValueError(
+            f"a checkpoint name is letters, digits, '_' and '.', got {name!r}"
+        )
     import vaecourse
 
     model = make_model()
-    identity = {"format": _FORMAT, "model": type(model).__name__, "config": plain(model.config, "the config"),
-                "settings": plain(settings or {}, "settings"),
-                "vaecourse": str(getattr(vaecourse, "__version__", "unknown"))}
+    identity = {
+        "format": _FORMAT,
+        "model": type(model).__name__,
+        "config": plain(model.config, "the config"),
+        "settings": plain(settings or {}, "settings"),
+        "vaecourse": str(getattr(vaecourse, "__version__", "unknown")),
+    }
     folder = Path(directory) if directory is not None else checkpoint_dir()
     path = folder / f"{name}-{_digest(identity)[:16]}.pt"
     reason = None
@@ -223,7 +302,11 @@ def load_or_train(name: str, make_model, fit, settings: dict[str, Any] | None = 
                 changes = "; ".join(_differences(payload["identity"], identity)[:4])
                 raise ValueError(f"{path} was saved for other settings ({changes})")
             saved = _rebuild(payload, path)
-            return saved.to(model.device), {**payload["extra"], "loaded": True, "checkpoint": str(path)}
+            return saved.to(model.device), {
+                **payload["extra"],
+                "loaded": True,
+                "checkpoint": str(path),
+            }
         except ValueError as error:
             reason = f"{error}; it will be replaced"
     elif not retrain:

@@ -71,24 +71,35 @@ def paragraphs_quoting(notebook, name: str) -> list[str]:
     ['In full mode it is {glue:text}`w`.']
     """
     pattern = re.compile(r"\{glue(?::text)?\}`" + re.escape(name) + r"(:[^`]*)?`")
-    return [paragraph for cell in notebook.cells if cell.cell_type == "markdown"
-            for paragraph in re.split(r"\n\s*\n", cell.source) if pattern.search(paragraph)]
+    return [
+        paragraph
+        for cell in notebook.cells
+        if cell.cell_type == "markdown"
+        for paragraph in re.split(r"\n\s*\n", cell.source)
+        if pattern.search(paragraph)
+    ]
 
 
-def record(chapter: str, executed: str, registry: str = "tests/claims_full.json") -> dict:
+def record(
+    chapter: str, executed: str, registry: str = "tests/claims_full.json"
+) -> dict:
     """Store the claims of ``executed`` (a full-mode run of ``chapter``) in the registry."""
     values = claims(glued_values(nbformat.read(executed, as_version=4)))
     path = Path(registry)
     table = json.loads(path.read_text()) if path.exists() else {}
     table[Path(chapter).stem] = dict(sorted(values.items()))
-    path.write_text(json.dumps(dict(sorted(table.items())), indent=1, ensure_ascii=False) + "\n")
+    path.write_text(
+        json.dumps(dict(sorted(table.items())), indent=1, ensure_ascii=False) + "\n"
+    )
     return values
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (3, 4) or args[0] != "record":
-        print("usage: python -m vaecourse.claims record CHAPTER.ipynb EXECUTED_FULL.ipynb [REGISTRY]")
+        print(
+            "usage: python -m vaecourse.claims record CHAPTER.ipynb EXECUTED_FULL.ipynb [REGISTRY]"
+        )
         return 2
     values = record(*args[1:])
     print(f"recorded {len(values)} claims of {args[1]}")

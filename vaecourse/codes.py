@@ -7,7 +7,13 @@ import torch
 from .bernoulli_vae import BernoulliVAE
 from .densities import kl_bernoulli, kl_normal_standard
 
-__all__ = ["active_units", "decided_fraction", "histogram_shape", "mean_kl", "posterior_means"]
+__all__ = [
+    "active_units",
+    "decided_fraction",
+    "histogram_shape",
+    "mean_kl",
+    "posterior_means",
+]
 
 
 @torch.no_grad()

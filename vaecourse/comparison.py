@@ -29,8 +29,10 @@ def paired_difference(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
     (1.5, 0.289)
     """
     if a.shape != b.shape or a.dim() != 1 or len(a) < 2:
-        raise ValueError(f"a and b must be per-image scores of the same images, (N,) with N >= 2; "
-                         f"got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"a and b must be per-image scores of the same images, (N,) with N >= 2; "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     d = (a - b).double()
     return d.mean().item(), (d.std() / math.sqrt(len(d))).item()
 
@@ -47,10 +49,16 @@ def _log_prior(model):
 def integration_box(model, sds: float = 8.0) -> tuple[torch.Tensor, torch.Tensor]:
     """A rectangle of the latent plane that holds all but a negligible part of the prior's mass."""
     if isinstance(model, AutoencoderGMM):
-        spread = sds * torch.linalg.matrix_norm(model.gmm_scale_tril, ord=2)[:, None]  # (C, 1)
+        spread = (
+            sds * torch.linalg.matrix_norm(model.gmm_scale_tril, ord=2)[:, None]
+        )  # (C, 1)
         means = model.gmm_means.detach().double().cpu()
-        return (means - spread.cpu()).min(0).values, (means + spread.cpu()).max(0).values
-    return torch.full((2,), -sds, dtype=torch.float64), torch.full((2,), sds, dtype=torch.float64)
+        return (means - spread.cpu()).min(0).values, (means + spread.cpu()).max(
+            0
+        ).values
+    return torch.full((2,), -sds, dtype=torch.float64), torch.full(
+        (2,), sds, dtype=torch.float64
+    )
 
 
 def _inference(model, x: torch.Tensor, fit: dict):
@@ -60,13 +68,21 @@ def _inference(model, x: torch.Tensor, fit: dict):
         with torch.no_grad():
             model.encode(x.to(model.device))  # timed only: log_weights encodes again
         return model, time.perf_counter() - start
-    view = model.posterior_view(x, **fit)  # no encoder: fit q to each image, decoder frozen
+    view = model.posterior_view(
+        x, **fit
+    )  # no encoder: fit q to each image, decoder frozen
     return view, time.perf_counter() - start
 
 
 @torch.no_grad()
-def score_model(model, x: torch.Tensor, num_samples: int, fit: dict, num_integrated: int = 0,
-                bound: bool = True) -> dict:
+def score_model(
+    model,
+    x: torch.Tensor,
+    num_samples: int,
+    fit: dict,
+    num_integrated: int = 0,
+    bound: bool = True,
+) -> dict:
     r"""Score one model on ``x`` with the importance-weighted estimate, plus every exact check it allows.
 
     Args:
@@ -90,12 +106,23 @@ def score_model(model, x: torch.Tensor, num_samples: int, fit: dict, num_integra
     log_prior = _log_prior(model)
     if num_integrated and log_prior is not None and model.z_dim == 2:
         joint = bernoulli_log_joint(model.decode, log_prior)
-        integral = log_marginal_2d(joint, x[:num_integrated].to(model.device), integration_box(model))
-    parameters = model.num_parameters() + getattr(model, "num_variational_parameters", lambda: 0)()
+        integral = log_marginal_2d(
+            joint, x[:num_integrated].to(model.device), integration_box(model)
+        )
+    parameters = (
+        model.num_parameters()
+        + getattr(model, "num_variational_parameters", lambda: 0)()
+    )
     rows = torch.arange(len(x))  # a q fitted to x (no encoder) has row n for image n
     iw = iw_log_likelihood(scored, x, num_samples, index=rows)
-    return {"iw": iw, "elbo": elbo(scored, x, index=rows) if bound else None,
-            "exact": exact, "integral": integral, "parameters": parameters, "inference_seconds": seconds}
+    return {
+        "iw": iw,
+        "elbo": elbo(scored, x, index=rows) if bound else None,
+        "exact": exact,
+        "integral": integral,
+        "parameters": parameters,
+        "inference_seconds": seconds,
+    }
 
 
 def markdown_table(header: list[str], rows: list[list[str]], align: str = "l") -> str:

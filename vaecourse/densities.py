@@ -52,7 +52,9 @@ def log_bernoulli(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 
 
-def log_normal(z: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+def log_normal(
+    z: torch.Tensor, mu: torch.Tensor, log_sigma: torch.Tensor
+) -> torch.Tensor:
     r"""Diagonal Gaussian log-density, summed over the last dimension.
 
     .. math:: \log \mathcal{N}(z; \mu, \sigma^2) = -\sum_j \Big[\tfrac12 \log 2\pi + \log\sigma_j
@@ -99,7 +101,9 @@ def kl_normal_standard(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tenso
     return 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(-1)
 
 
-def kl_bernoulli(logits_q: torch.Tensor, logits_p: torch.Tensor | float = 0.0) -> torch.Tensor:
+def kl_bernoulli(
+    logits_q: torch.Tensor, logits_p: torch.Tensor | float = 0.0
+) -> torch.Tensor:
     r"""Analytic KL between factorised Bernoulli distributions, summed over the last dimension.
 
     .. math:: \mathrm{KL}(q \,\|\, p) = \sum_j q_j \log\frac{q_j}{p_j} + (1 - q_j) \log\frac{1 - q_j}{1 - p_j}

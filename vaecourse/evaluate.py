@@ -18,28 +18,37 @@ _PAIRS_PER_CHUNK = 2**16
 def _check_args(model, x, num_samples, data_batch_size, index):
     """The data in the model's dtype and the row index, both checked, or a clear error."""
     if not hasattr(model, "log_weights") or not hasattr(model, "check_data"):
-        raise TypeError(f"{type(model).__name__} has no log_weights(x, num_samples, index) and check_data(x); "
-                        "it cannot be scored (subclass vaecourse.protocol.LatentVariableModel)")
+        raise TypeError(
+            f"{type(model).__name__} has no log_weights(x, num_samples, index) and check_data(x); "
+            "it cannot be scored (subclass vaecourse.protocol.LatentVariableModel)"
+        )
     check_positive_int(num_samples, "num_samples")
     check_positive_int(data_batch_size, "data_batch_size")
     x = model.check_data(x)  # the same checks, and the same messages, as training
     if index is not None:
         index = torch.as_tensor(index)
         if index.shape != (x.shape[0],) or index.is_floating_point():
-            raise ValueError(f"index must be an integer tensor of shape ({x.shape[0]},), one row number per "
-                             f"example of x, got {index.dtype} of shape {tuple(index.shape)}")
+            raise ValueError(
+                f"index must be an integer tensor of shape ({x.shape[0]},), one row number per "
+                f"example of x, got {index.dtype} of shape {tuple(index.shape)}"
+            )
     return x, index
 
 
 def _chunks(x: torch.Tensor, index: torch.Tensor | None, size: int, device):
     """``(x_rows, index_rows)`` for consecutive chunks of ``size`` examples, the rows moved to ``device``."""
     for a in range(0, x.shape[0], size):
-        yield x[a:a + size].to(device), None if index is None else index[a:a + size]
+        yield x[a : a + size].to(device), None if index is None else index[a : a + size]
 
 
 @torch.no_grad()
-def elbo(model, x: torch.Tensor, num_samples: int = 1, data_batch_size: int = 1000,
-         index: torch.Tensor | None = None) -> torch.Tensor:
+def elbo(
+    model,
+    x: torch.Tensor,
+    num_samples: int = 1,
+    data_batch_size: int = 1000,
+    index: torch.Tensor | None = None,
+) -> torch.Tensor:
     r"""Monte Carlo ELBO per example: :math:`\frac1K \sum_k \log \frac{p(x, z_k)}{q(z_k \mid x)}`.
 
     Args:
@@ -99,12 +108,18 @@ def iw_log_likelihood(
         batch_size = max(1, _PAIRS_PER_CHUNK // data_batch_size)
     batch_size = check_positive_int(batch_size, "batch_size (samples per chunk)")
     out = [torch.empty(0, dtype=x.dtype)]
-    chunks = tqdm(_chunks(x, index, data_batch_size, model.device), total=math.ceil(x.shape[0] / data_batch_size),
-                  desc=f"IW log-likelihood (K={num_samples})", disable=not progress)
+    chunks = tqdm(
+        _chunks(x, index, data_batch_size, model.device),
+        total=math.ceil(x.shape[0] / data_batch_size),
+        desc=f"IW log-likelihood (K={num_samples})",
+        disable=not progress,
+    )
     for xb, ib in chunks:
         total = torch.full((xb.shape[0],), -math.inf, dtype=xb.dtype, device=xb.device)
         for start in range(0, num_samples, batch_size):
-            log_w = model.log_weights(xb, min(batch_size, num_samples - start), index=ib)  # (K', B)
+            log_w = model.log_weights(
+                xb, min(batch_size, num_samples - start), index=ib
+            )  # (K', B)
             total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
         out.append((total - math.log(num_samples)).cpu())
     return torch.cat(out)
@@ -132,11 +147,17 @@ def active_units(model, x: torch.Tensor, threshold: float = 0.01) -> torch.Tenso
     2
     """
     if not hasattr(model, "encode") or not hasattr(model, "check_data"):
-        raise TypeError(f"{type(model).__name__} has no encode(x) and check_data(x); active units need both")
+        raise TypeError(
+            f"{type(model).__name__} has no encode(x) and check_data(x); active units need both"
+        )
     if not threshold >= 0:
         raise ValueError(f"threshold must be a non-negative number, got {threshold!r}")
     x = model.check_data(x)
     if x.shape[0] < 2:
-        raise ValueError(f"active units need at least 2 examples (a variance over x), got {x.shape[0]}")
-    mu = torch.cat([model.encode(xb.to(model.device))[0].cpu() for xb in x.split(1000)])  # (N, Dz)
+        raise ValueError(
+            f"active units need at least 2 examples (a variance over x), got {x.shape[0]}"
+        )
+    mu = torch.cat(
+        [model.encode(xb.to(model.device))[0].cpu() for xb in x.split(1000)]
+    )  # (N, Dz)
     return mu.var(0) > threshold

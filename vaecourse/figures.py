@@ -41,7 +41,9 @@ def markdown_table(header, rows):
 
     header = [str(cell) for cell in header]
     if any(len(row) != len(header) for row in rows):
-        raise ValueError(f"every row needs {len(header)} cells, one per column of {header}")
+        raise ValueError(
+            f"every row needs {len(header)} cells, one per column of {header}"
+        )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return Markdown("\n".join(lines))
@@ -63,10 +65,14 @@ def show_source(obj):
     node = ast.parse(source).body[0]
     lines = source.splitlines()
     body = node.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(getattr(body[0], "value", None), ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         doc = body[0]
-        lines = lines[: doc.lineno - 1] + lines[doc.end_lineno:]
+        lines = lines[: doc.lineno - 1] + lines[doc.end_lineno :]
     return Markdown("```python\n" + "\n".join(lines) + "\n```")
 
 
@@ -74,14 +80,24 @@ def history_of(info):
     """A :class:`~vaecourse.train.History` from the ``info`` dict that the chapter zoos return."""
     from .train import History
 
-    return History(epoch=list(info["epochs"]), train={"elbo": list(info["train_elbo"])},
-                   valid={"elbo": list(info["valid_elbo"])}, seconds=info["seconds"])
+    return History(
+        epoch=list(info["epochs"]),
+        train={"elbo": list(info["train_elbo"])},
+        valid={"elbo": list(info["valid_elbo"])},
+        seconds=info["seconds"],
+    )
 
 
 def kl_estimates_figure(monte_carlo, analytic, elbo_analytic, elbo_mc):
     """Chapter 3: Monte Carlo KL draws for one image, and the spread of the single-sample ELBO per image."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.5, 3.6))
-    ax.hist(monte_carlo[:, 0], bins=30, color="C1", alpha=0.7, label="single-sample Monte Carlo")
+    ax.hist(
+        monte_carlo[:, 0],
+        bins=30,
+        color="C1",
+        alpha=0.7,
+        label="single-sample Monte Carlo",
+    )
     ax.axvline(float(analytic[0]), color="black", lw=2, label="closed form")
     ax.set(xlabel="KL term for one test image (nats)", ylabel="count")
     ax.legend(frameon=False, fontsize="small")
@@ -89,7 +105,10 @@ def kl_estimates_figure(monte_carlo, analytic, elbo_analytic, elbo_mc):
     ax2.scatter(std_a, std_mc, s=6, color="C0")
     top = float(max(std_a.max(), std_mc.max()))
     ax2.plot([0, top], [0, top], color="black", lw=0.8, ls="--")
-    ax2.set(xlabel="std of the single-sample ELBO, closed-form KL", ylabel="... Monte Carlo KL")
+    ax2.set(
+        xlabel="std of the single-sample ELBO, closed-form KL",
+        ylabel="... Monte Carlo KL",
+    )
     fig.tight_layout()
     return fig
 
@@ -101,14 +120,26 @@ def rate_distortion_figure(sweep, betas):
     distortions = [sweep[b]["distortion"] for b in betas]
     ax.plot(rates, distortions, marker="o", color="C0")
     for b, r, d in zip(betas, rates, distortions):
-        ax.annotate(f"$\\beta$ = {b:g}", (r, d), textcoords="offset points", xytext=(6, 4),
-                    fontsize="small")
+        ax.annotate(
+            f"$\\beta$ = {b:g}",
+            (r, d),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize="small",
+        )
     line = np.linspace(0, max(rates), 50)
     elbo_1 = sweep[1.0]["rate"] + sweep[1.0]["distortion"]
-    ax.plot(line, elbo_1 - line, color="gray", ls=":",
-            label=r"rate + distortion = $-$ELBO of $\beta = 1$")
-    ax.set(xlabel="rate: KL(q || p(z)) (nats)",
-           ylabel=r"distortion: $-\mathbb{E}_q \log p(x \mid z)$ (nats)")
+    ax.plot(
+        line,
+        elbo_1 - line,
+        color="gray",
+        ls=":",
+        label=r"rate + distortion = $-$ELBO of $\beta = 1$",
+    )
+    ax.set(
+        xlabel="rate: KL(q || p(z)) (nats)",
+        ylabel=r"distortion: $-\mathbb{E}_q \log p(x \mid z)$ (nats)",
+    )
     ax.legend(frameon=False, fontsize="small")
     fig.tight_layout()
     return fig
@@ -149,11 +180,19 @@ def variance_along_training(steps, curves, labels):
         style = dict(color=f"C{i}", marker="o", ms=3, label=labels[name])
         axes[0].plot(steps, [s.total_variance for s in curves[name]], **style)
         axes[1].plot(steps, [s.snr for s in curves[name]], **style)
-    axes[0].set(yscale="log", xlabel="training step", ylabel="total variance of the gradient")
+    axes[0].set(
+        yscale="log", xlabel="training step", ylabel="total variance of the gradient"
+    )
     axes[1].set(yscale="log", xlabel="training step", ylabel="signal-to-noise ratio")
     handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False,
-               fontsize="small")
+    fig.legend(
+        handles,
+        names,
+        loc="lower center",
+        ncol=len(names),
+        frameon=False,
+        fontsize="small",
+    )
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
@@ -170,8 +209,12 @@ def variance_against_k(ks, variances, labels):
         ax.plot(ks, values, marker="o", color=f"C{i}", label=labels[name])
     first = next(iter(variances.values()))[0]
     ax.plot(ks, first * ks[0] / ks, color="gray", ls=":", label="slope of $1/K$")
-    ax.set(xscale="log", yscale="log", xlabel="samples per image $K$",
-           ylabel="total variance of the gradient")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="samples per image $K$",
+        ylabel="total variance of the gradient",
+    )
     ax.set_xticks(ks, [f"{k:g}" for k in ks])
     ax.legend(frameon=False, fontsize="small")
     fig.tight_layout()
@@ -183,12 +226,19 @@ def decoding_strip(model, limit=2.5, steps=9):
     values = torch.linspace(-limit, limit, steps)
     zeros = torch.zeros(steps)
     fig, axes = plt.subplots(2, 1, figsize=(8, 2.4))
-    for ax, name, points in zip(axes, ("$z_1$", "$z_2$"),
-                                (torch.stack([values, zeros], 1), torch.stack([zeros, values], 1))):
+    for ax, name, points in zip(
+        axes,
+        ("$z_1$", "$z_2$"),
+        (torch.stack([values, zeros], 1), torch.stack([zeros, values], 1)),
+    ):
         with torch.no_grad():
             images = model.decode_mean(points)
-        image_grid(images, nrow=steps, ax=ax,
-                   title=f"{name} from {-limit:g} to {limit:g}, the other at 0")
+        image_grid(
+            images,
+            nrow=steps,
+            ax=ax,
+            title=f"{name} from {-limit:g} to {limit:g}, the other at 0",
+        )
     fig.tight_layout()
     return fig
 
@@ -200,10 +250,22 @@ def codes_against_prior(codes, labels, z_prior, from_prior, real):
     latent_scatter(codes, labels, ax=ax, s=2, legend=False, title="codes and N(0, I)")
     for r in (1, 2, 3):
         ax.add_patch(plt.Circle((0, 0), r, fill=False, color="black", lw=1.2, ls="--"))
-    ax.scatter(z_prior[:, 0], z_prior[:, 1], marker="x", color="black", s=25, label="prior samples")
+    ax.scatter(
+        z_prior[:, 0],
+        z_prior[:, 1],
+        marker="x",
+        color="black",
+        s=25,
+        label="prior samples",
+    )
     ax.set_aspect("equal", adjustable="datalim")
     nrow = len(z_prior) // 4
-    image_grid(from_prior, nrow=nrow, ax=fig.add_subplot(1, 3, 2), title="decoded prior samples")
+    image_grid(
+        from_prior,
+        nrow=nrow,
+        ax=fig.add_subplot(1, 3, 2),
+        title="decoded prior samples",
+    )
     image_grid(real, nrow=nrow, ax=fig.add_subplot(1, 3, 3), title="real digits")
     fig.tight_layout()
     return fig
@@ -220,16 +282,39 @@ def naive_estimates_figure(naive, iw_curve, reference, sizes):
         for n in range(len(reference[z_dim])):
             colour = f"C{n}"
             mean = np.array([float(e[:, n].mean()) for e in estimates.values()])
-            spread = np.array([float(e[:, n].std()) if len(e) > 1 else 0.0 for e in estimates.values()])
-            ax.plot(sizes, mean, marker="o", color=colour, label=f"image {n + 1}, prior samples")
-            ax.fill_between(sizes, mean - spread, mean + spread, color=colour, alpha=0.2)
+            spread = np.array(
+                [
+                    float(e[:, n].std()) if len(e) > 1 else 0.0
+                    for e in estimates.values()
+                ]
+            )
+            ax.plot(
+                sizes,
+                mean,
+                marker="o",
+                color=colour,
+                label=f"image {n + 1}, prior samples",
+            )
+            ax.fill_between(
+                sizes, mean - spread, mean + spread, color=colour, alpha=0.2
+            )
             iw = iw_curve[z_dim]
             iw_mean = [float(e[:, n].mean()) for e in iw.values()]
-            ax.plot(list(iw), iw_mean, marker="s", ls=":", color=colour, label=f"image {n + 1}, samples of q")
+            ax.plot(
+                list(iw),
+                iw_mean,
+                marker="s",
+                ls=":",
+                color=colour,
+                label=f"image {n + 1}, samples of q",
+            )
             ax.axhline(float(reference[z_dim][n]), color=colour, lw=0.8, ls="--")
         ax.set_xscale("log")
-        ax.set(xlabel="number of samples $m$ (or $K$)", ylabel=r"estimate of $\log p_\theta(x)$ (nats)",
-               title=f"Gaussian VAE, $D_z$ = {z_dim}")
+        ax.set(
+            xlabel="number of samples $m$ (or $K$)",
+            ylabel=r"estimate of $\log p_\theta(x)$ (nats)",
+            title=f"Gaussian VAE, $D_z$ = {z_dim}",
+        )
     axes[0].legend(fontsize="small", frameon=False)
     fig.tight_layout()
     return fig
@@ -240,9 +325,16 @@ def gap_figure(blends, curves):
     fig, (ax, ax_gap) = plt.subplots(1, 2, figsize=(10, 3.8))
     ax.plot(blends, curves["log p(x)"], color="black", label=r"$\log p(x)$")
     ax.plot(blends, curves["ELBO"], color="C0", marker="o", ms=3, label="ELBO")
-    ax.set(xlabel="blend: 0 = prior, 1 = best diagonal Gaussian", ylabel="nats (mean over the images)")
+    ax.set(
+        xlabel="blend: 0 = prior, 1 = best diagonal Gaussian",
+        ylabel="nats (mean over the images)",
+    )
     ax.legend(frameon=False)
     ax_gap.plot(blends, curves["KL(q || posterior)"], color="C3", marker="o", ms=3)
-    ax_gap.set(xlabel="blend", ylabel=r"$\mathrm{KL}(q \,\|\, p(z \mid x))$ (nats)", yscale="log")
+    ax_gap.set(
+        xlabel="blend",
+        ylabel=r"$\mathrm{KL}(q \,\|\, p(z \mid x))$ (nats)",
+        yscale="log",
+    )
     fig.tight_layout()
     return fig

@@ -9,8 +9,13 @@ import torch
 __all__ = ["category_colors", "digit_legend", "image_rows"]
 
 
-def image_rows(rows: dict, image_shape: tuple[int, int] = (28, 28), size: float = 0.75,
-               label_width: float = 2.6, cmap: str = "gray_r"):
+def image_rows(
+    rows: dict,
+    image_shape: tuple[int, int] = (28, 28),
+    size: float = 0.75,
+    label_width: float = 2.6,
+    cmap: str = "gray_r",
+):
     """Draw one row of images per entry of ``rows``, labelled on the left with its key.
 
     Args:
@@ -33,28 +38,45 @@ def image_rows(rows: dict, image_shape: tuple[int, int] = (28, 28), size: float 
     arrays = {label: _as_images(images, image_shape) for label, images in rows.items()}
     counts = {len(a) for a in arrays.values()}
     if len(counts) != 1:
-        raise ValueError(f"every row must have the same number of images, got {sorted(counts)}")
+        raise ValueError(
+            f"every row must have the same number of images, got {sorted(counts)}"
+        )
     n = counts.pop()
-    fig, axes = plt.subplots(len(arrays), n, figsize=(label_width + size * n, size * len(arrays)),
-                             squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.05})
+    fig, axes = plt.subplots(
+        len(arrays),
+        n,
+        figsize=(label_width + size * n, size * len(arrays)),
+        squeeze=False,
+        gridspec_kw={"wspace": 0.05, "hspace": 0.05},
+    )
     for row, (label, images) in zip(axes, arrays.items()):
         for ax, image in zip(row, images):
             ax.imshow(image, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
             ax.set(xticks=[], yticks=[])
         row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize="medium")
-    fig.subplots_adjust(left=label_width / (label_width + size * n), right=0.99, top=0.99, bottom=0.01)
+    fig.subplots_adjust(
+        left=label_width / (label_width + size * n), right=0.99, top=0.99, bottom=0.01
+    )
     return fig
 
 
 def _as_images(images, image_shape) -> np.ndarray:
-    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    arr = (
+        images.detach().cpu().numpy()
+        if isinstance(images, torch.Tensor)
+        else np.asarray(images)
+    )
     if arr.ndim == 2:
         if arr.shape[1] != image_shape[0] * image_shape[1]:
-            raise ValueError(f"flat images must have {image_shape[0] * image_shape[1]} pixels for "
-                             f"image_shape={image_shape}, got {arr.shape[1]}")
+            raise ValueError(
+                f"flat images must have {image_shape[0] * image_shape[1]} pixels for "
+                f"image_shape={image_shape}, got {arr.shape[1]}"
+            )
         arr = arr.reshape(-1, *image_shape)
     if arr.ndim != 3 or len(arr) == 0:
-        raise ValueError(f"images must have shape (n, H*W) or (n, H, W) with n >= 1, got {arr.shape}")
+        raise ValueError(
+            f"images must have shape (n, H*W) or (n, H, W) with n >= 1, got {arr.shape}"
+        )
     return arr
 
 
@@ -69,9 +91,25 @@ def digit_legend(ax, digits=range(10), **kwargs):
 
     from .plots import DIGIT_COLORS
 
-    handles = [Line2D([], [], ls="", marker="o", markersize=7, alpha=1.0,
-                      color=DIGIT_COLORS(d % 10), label=str(d)) for d in digits]
-    options = {"title": "digit", "loc": "center left", "bbox_to_anchor": (1.0, 0.5), "frameon": False}
+    handles = [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            markersize=7,
+            alpha=1.0,
+            color=DIGIT_COLORS(d % 10),
+            label=str(d),
+        )
+        for d in digits
+    ]
+    options = {
+        "title": "digit",
+        "loc": "center left",
+        "bbox_to_anchor": (1.0, 0.5),
+        "frameon": False,
+    }
     return ax.legend(handles=handles, **{**options, **kwargs})
 
 

@@ -6,10 +6,22 @@ from collections.abc import Sequence
 
 import torch
 
-from .densities import kl_normal_standard, log_bernoulli, log_mean_exp, log_normal, log_standard_normal
+from .densities import (
+    kl_normal_standard,
+    log_bernoulli,
+    log_mean_exp,
+    log_normal,
+    log_standard_normal,
+)
 from .nets import mlp
-from .protocol import (LatentVariableModel, check_batch, check_latent, check_non_negative, check_positive_int,
-                       check_widths)
+from .protocol import (
+    LatentVariableModel,
+    check_batch,
+    check_latent,
+    check_non_negative,
+    check_positive_int,
+    check_widths,
+)
 from .samplers import reparameterize
 
 __all__ = ["GaussianVAE", "reparameterize", "iw_objective"]
@@ -44,11 +56,23 @@ class GaussianVAE(LatentVariableModel):
     torch.Size([4, 3])
     """
 
-    def __init__(self, x_dim: int, z_dim: int = 20, hidden: Sequence[int] = (400,), activation: str = "relu",
-                 beta: float = 1.0, analytic_kl: bool = True, train_samples: int = 1, iw_samples: int = 1,
-                 dreg: bool = False):
+    def __init__(
+        self,
+        x_dim: int,
+        z_dim: int = 20,
+        hidden: Sequence[int] = (400,),
+        activation: str = "relu",
+        beta: float = 1.0,
+        analytic_kl: bool = True,
+        train_samples: int = 1,
+        iw_samples: int = 1,
+        dreg: bool = False,
+    ):
         super().__init__()
-        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+        self.x_dim, self.z_dim = (
+            check_positive_int(x_dim, "x_dim"),
+            check_positive_int(z_dim, "z_dim"),
+        )
         self.beta = check_non_negative(beta, "beta")
         self.train_samples = check_positive_int(train_samples, "train_samples")
         self.iw_samples = check_positive_int(iw_samples, "iw_samples")
@@ -58,12 +82,23 @@ class GaussianVAE(LatentVariableModel):
             raise ValueError(f"dreg must be True or False, got {dreg!r}")
         self.dreg = dreg
         if (self.iw_samples > 1 or dreg) and self.beta != 1.0:
-            raise ValueError("the importance-weighted bound is defined for beta = 1 only")
+            raise ValueError(
+                "the importance-weighted bound is defined for beta = 1 only"
+            )
         hidden = check_widths(hidden)
-        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=hidden, activation=activation,
-                           beta=self.beta, analytic_kl=analytic_kl, train_samples=self.train_samples,
-                           iw_samples=self.iw_samples)
-        if dreg:  # only when set, so that the checkpoints of models without it still match
+        self.config = dict(
+            x_dim=self.x_dim,
+            z_dim=self.z_dim,
+            hidden=hidden,
+            activation=activation,
+            beta=self.beta,
+            analytic_kl=analytic_kl,
+            train_samples=self.train_samples,
+            iw_samples=self.iw_samples,
+        )
+        if (
+            dreg
+        ):  # only when set, so that the checkpoints of models without it still match
             self.config["dreg"] = True
         self.analytic_kl = analytic_kl
         self.encoder = mlp((x_dim, *hidden, 2 * z_dim), activation)
@@ -79,11 +114,17 @@ class GaussianVAE(LatentVariableModel):
         """Bernoulli logits :math:`\\ell_\\theta(z)`, shape ``(..., D)``."""
         return self.decoder(check_latent(z, self.z_dim))
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """``n`` draws from the prior :math:`\\mathcal{N}(0, I)`, shape ``(n, Dz)``."""
-        return torch.randn(n, self.z_dim, generator=generator).to(self.device, self.dtype)
+        return torch.randn(n, self.z_dim, generator=generator).to(
+            self.device, self.dtype
+        )
 
-    def elbo_terms(self, x: torch.Tensor, num_samples: int = 1) -> dict[str, torch.Tensor]:
+    def elbo_terms(
+        self, x: torch.Tensor, num_samples: int = 1
+    ) -> dict[str, torch.Tensor]:
         """Reconstruction and KL terms of the ELBO from ``num_samples`` reparameterised draws.
 
         Returns a dict with ``log_px_z`` ``(K, B)``, ``kl`` ``(B,)`` (analytic) or ``(K, B)``
@@ -94,10 +135,14 @@ class GaussianVAE(LatentVariableModel):
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
         log_pz = log_standard_normal(z)  # (K, B)
         log_qz_x = log_normal(z, mu, log_sigma)  # (K, B)
-        kl = kl_normal_standard(mu, log_sigma) if self.analytic_kl else log_qz_x - log_pz
+        kl = (
+            kl_normal_standard(mu, log_sigma) if self.analytic_kl else log_qz_x - log_pz
+        )
         return dict(log_px_z=log_px_z, log_pz=log_pz, log_qz_x=log_qz_x, kl=kl)
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+    def log_weights(
+        self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """:math:`\\log p(x, z_k) - \\log q(z_k \\mid x)` for ``num_samples`` draws, shape ``(K, B)``."""
         t = self.elbo_terms(x, num_samples)
         return t["log_px_z"] + t["log_pz"] - t["log_qz_x"]
@@ -116,11 +161,17 @@ class GaussianVAE(LatentVariableModel):
             t = self.elbo_terms(x, self.train_samples)
             log_px_z, kl = t["log_px_z"].mean(0), t["kl"].mean(0)  # (B,) each
         loss = -(log_px_z - self.beta * kl).mean()
-        stats = dict(elbo=(log_px_z - kl).mean().detach(), recon=log_px_z.mean().detach(), kl=kl.mean().detach())
+        stats = dict(
+            elbo=(log_px_z - kl).mean().detach(),
+            recon=log_px_z.mean().detach(),
+            kl=kl.mean().detach(),
+        )
         return loss, stats
 
 
-def iw_objective(model: GaussianVAE, x: torch.Tensor, num_samples: int, dreg: bool = False):
+def iw_objective(
+    model: GaussianVAE, x: torch.Tensor, num_samples: int, dreg: bool = False
+):
     r"""The negative importance-weighted bound of a :class:`GaussianVAE`, as ``(loss, stats)``.
 
     .. math:: \log \hat p_K(x) = \log \frac1K \sum_{k=1}^K w_k, \qquad
@@ -165,7 +216,9 @@ def iw_objective(model: GaussianVAE, x: torch.Tensor, num_samples: int, dreg: bo
         log_qz_x = log_normal(z, mu.detach(), log_sigma.detach())  # (K, B)
     else:
         log_qz_x = log_normal(z, mu, log_sigma)  # (K, B)
-    log_w = log_bernoulli(x, model.decode(z)) + log_standard_normal(z) - log_qz_x  # (K, B)
+    log_w = (
+        log_bernoulli(x, model.decode(z)) + log_standard_normal(z) - log_qz_x
+    )  # (K, B)
     bound = log_mean_exp(log_w, dim=0)  # (B,)
     stats = dict(iw_bound=bound.mean().detach(), elbo=log_w.mean().detach())
     if not dreg:
@@ -175,4 +228,6 @@ def iw_objective(model: GaussianVAE, x: torch.Tensor, num_samples: int, dreg: bo
         # the loss below sends w_k d(log w_k)/dz_k to z_k; scaling by w_k once more gives DReG's w_k^2
         z.register_hook(lambda grad: grad * w.unsqueeze(-1))
     surrogate = (w * log_w).sum(0)  # (B,): its gradient in theta is the IWAE gradient
-    return -(surrogate - surrogate.detach() + bound.detach()).mean(), stats  # value: the bound
+    return -(
+        surrogate - surrogate.detach() + bound.detach()
+    ).mean(), stats  # value: the bound

@@ -14,8 +14,9 @@ from .samplers import sample_bernoulli
 __all__ = ["mean_field_gradient", "optimise_logits", "FittedPosterior"]
 
 
-def mean_field_gradient(f: torch.Tensor, z: torch.Tensor, q_logits: torch.Tensor,
-                        prior_logits: torch.Tensor) -> torch.Tensor:
+def mean_field_gradient(
+    f: torch.Tensor, z: torch.Tensor, q_logits: torch.Tensor, prior_logits: torch.Tensor
+) -> torch.Tensor:
     r"""Gradient of the mean-field ELBO with respect to the variational logits :math:`\ell`, from samples.
 
     .. math:: \nabla_\ell \mathcal{L} \approx \frac1K \sum_k (f_k - b_k)\,(z_k - q)
@@ -41,9 +42,16 @@ def mean_field_gradient(f: torch.Tensor, z: torch.Tensor, q_logits: torch.Tensor
     >>> mean_field_gradient(f, z, torch.zeros(1, 1), torch.zeros(1))  # z = 1 scored higher: push lambda up
     tensor([[1.]])
     """
-    if f.dim() != 2 or f.shape[0] < 2 or z.shape[:2] != f.shape or z.shape[2:] != q_logits.shape[1:]:
-        raise ValueError(f"expected f (K, B) with K >= 2, z (K, B, Dz) and q_logits (B, Dz); got "
-                         f"{tuple(f.shape)}, {tuple(z.shape)}, {tuple(q_logits.shape)}")
+    if (
+        f.dim() != 2
+        or f.shape[0] < 2
+        or z.shape[:2] != f.shape
+        or z.shape[2:] != q_logits.shape[1:]
+    ):
+        raise ValueError(
+            f"expected f (K, B) with K >= 2, z (K, B, Dz) and q_logits (B, Dz); got "
+            f"{tuple(f.shape)}, {tuple(z.shape)}, {tuple(q_logits.shape)}"
+        )
     q = torch.sigmoid(q_logits)  # (B, Dz)
     score_term = ((f - leave_one_out(f))[..., None] * (z - q)).mean(0)  # (B, Dz)
     kl_term = q * (1 - q) * (q_logits - prior_logits)  # (B, Dz)
@@ -51,8 +59,15 @@ def mean_field_gradient(f: torch.Tensor, z: torch.Tensor, q_logits: torch.Tensor
 
 
 @torch.no_grad()
-def optimise_logits(decode: Callable[[torch.Tensor], torch.Tensor], prior_logits: torch.Tensor, x: torch.Tensor,
-                    lam: torch.Tensor, steps: int, num_samples: int, lr: float) -> torch.Tensor:
+def optimise_logits(
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    prior_logits: torch.Tensor,
+    x: torch.Tensor,
+    lam: torch.Tensor,
+    steps: int,
+    num_samples: int,
+    lr: float,
+) -> torch.Tensor:
     """Adam ascent on the variational logits ``lam`` ``(B, Dz)`` alone, in place; ``decode`` does not move.
 
     Each step draws ``num_samples`` latents per row and follows :func:`mean_field_gradient`.
@@ -68,7 +83,9 @@ def optimise_logits(decode: Callable[[torch.Tensor], torch.Tensor], prior_logits
         z = sample_bernoulli(lam, num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, decode(z))  # (K, B)
         elbo = log_px_z.mean(0) - kl_bernoulli(lam, prior_logits)
-        lam.grad = -mean_field_gradient(log_px_z, z, lam, prior_logits)  # Adam minimises
+        lam.grad = -mean_field_gradient(
+            log_px_z, z, lam, prior_logits
+        )  # Adam minimises
         optimizer.step()
     lam.requires_grad_(False)
     return elbo
@@ -91,7 +108,9 @@ class FittedPosterior:
     def __init__(self, model, x: torch.Tensor, q_logits: torch.Tensor):
         check_batch(x, model.x_dim)
         if q_logits.shape != (x.shape[0], model.z_dim):
-            raise ValueError(f"q_logits must have shape ({x.shape[0]}, {model.z_dim}), got {tuple(q_logits.shape)}")
+            raise ValueError(
+                f"q_logits must have shape ({x.shape[0]}, {model.z_dim}), got {tuple(q_logits.shape)}"
+            )
         self.model, self.x, self.q_logits = model, x.detach(), q_logits.detach()
         self.x_dim, self.z_dim = model.x_dim, model.z_dim
 
@@ -104,19 +123,31 @@ class FittedPosterior:
         return self.model.check_data(x, name)
 
     @torch.no_grad()
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+    def log_weights(
+        self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``(K, B)`` log importance weights of rows ``index`` of the fitted data under their :math:`q_\\ell`."""
         n = self.x.shape[0]
         if index is None:
             if x.shape[0] != n:
-                raise ValueError(f"x has {x.shape[0]} rows but the posterior was fitted to {n}: pass index=, "
-                                 "the rows of x in the fitted data (evaluate.elbo(view, x, index=...) does)")
+                raise ValueError(
+                    f"x has {x.shape[0]} rows but the posterior was fitted to {n}: pass index=, "
+                    "the rows of x in the fitted data (evaluate.elbo(view, x, index=...) does)"
+                )
             index = torch.arange(n)
         index = torch.as_tensor(index).cpu()
-        if index.shape != (x.shape[0],) or (index.numel() and not 0 <= int(index.min()) <= int(index.max()) < n):
-            raise ValueError(f"index must hold {x.shape[0]} row numbers in [0, {n}), one per row of x, got shape "
-                             f"{tuple(index.shape)}, values {index.tolist()[:6]}")
+        if index.shape != (x.shape[0],) or (
+            index.numel() and not 0 <= int(index.min()) <= int(index.max()) < n
+        ):
+            raise ValueError(
+                f"index must hold {x.shape[0]} row numbers in [0, {n}), one per row of x, got shape "
+                f"{tuple(index.shape)}, values {index.tolist()[:6]}"
+            )
         if not torch.equal(self.x[index.to(self.x.device)].to(x), x):
-            raise ValueError("x differs from the data the posterior was fitted to (at rows index); call "
-                             "model.posterior_view(x) on the data you want to score")
-        return self.model.log_weights_given_q(x, self.q_logits[index.to(self.q_logits.device)], num_samples)
+            raise ValueError(
+                "x differs from the data the posterior was fitted to (at rows index); call "
+                "model.posterior_view(x) on the data you want to score"
+            )
+        return self.model.log_weights_given_q(
+            x, self.q_logits[index.to(self.q_logits.device)], num_samples
+        )

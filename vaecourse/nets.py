@@ -27,11 +27,17 @@ def mlp(sizes: Sequence[int], activation: str = "relu") -> nn.Sequential:
     )
     """
     sizes = list(sizes)
-    if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, Integral) or s <= 0 for s in sizes):
-        raise ValueError(f"layer sizes must be at least two positive integers (input, ..., output), got {sizes}")
+    if len(sizes) < 2 or any(
+        isinstance(s, bool) or not isinstance(s, Integral) or s <= 0 for s in sizes
+    ):
+        raise ValueError(
+            f"layer sizes must be at least two positive integers (input, ..., output), got {sizes}"
+        )
     sizes = [int(s) for s in sizes]
     if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
+        raise ValueError(
+            f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}"
+        )
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))

@@ -28,6 +28,7 @@ __all__ = [
     "toc_pages",
 ]
 
+
 def _in_kernel() -> bool:
     """Whether this code runs in a Jupyter kernel (where widgets can have a front end)."""
     try:
@@ -65,7 +66,9 @@ def show_progress() -> bool:
     return not is_static() and not env_flag("TQDM_DISABLE")
 
 
-def interactive_or_static(fn: Callable[..., Any], static: Callable[[], Any], /, **widgets) -> None:
+def interactive_or_static(
+    fn: Callable[..., Any], static: Callable[[], Any], /, **widgets
+) -> None:
     """Show ``fn`` under ipywidgets controls in a live notebook, else the figure ``static()`` draws.
 
     ``fn(**values)`` draws one figure for one setting of the controls (``widgets`` maps each
@@ -81,6 +84,7 @@ def interactive_or_static(fn: Callable[..., Any], static: Callable[[], Any], /, 
     >>> import os; os.environ["VAECOURSE_STATIC"] = "1"
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import matplotlib.pyplot as plt
+    >>> plt.close("all")
     >>> def show(a=1.0):
     ...     plt.plot([0, 1], [0, a])
     >>> def strip():
@@ -92,13 +96,19 @@ def interactive_or_static(fn: Callable[..., Any], static: Callable[[], Any], /, 
     >>> plt.close("all"); del os.environ["VAECOURSE_STATIC"]
     """
     if not callable(fn) or not callable(static):
-        raise TypeError("interactive_or_static(fn, static, **widgets) expects two functions")
+        raise TypeError(
+            "interactive_or_static(fn, static, **widgets) expects two functions"
+        )
     if not widgets:
-        raise ValueError("interactive_or_static needs at least one control, e.g. beta=FloatSlider(...)")
+        raise ValueError(
+            "interactive_or_static needs at least one control, e.g. beta=FloatSlider(...)"
+        )
     if is_static():
         figure = static()
         if not hasattr(figure, "savefig"):
-            raise TypeError(f"the static fallback must return the matplotlib Figure it draws, got {figure!r}")
+            raise TypeError(
+                f"the static fallback must return the matplotlib Figure it draws, got {figure!r}"
+            )
         if _in_kernel():
             import matplotlib.pyplot as plt
             from IPython.display import display
@@ -131,7 +141,7 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     _glue(name, value, display=display)
 
 
-_COLAB_SETUP = '''\
+_COLAB_SETUP = """\
 # Set-up (hidden in the book): in Colab, install the course package and enable widgets.
 import sys
 
@@ -140,7 +150,7 @@ if "google.colab" in sys.modules:
     from google.colab import output
 
     output.enable_custom_widget_manager()
-import vaecourse  # before torch: sets the thread policy (vaecourse.threads)'''
+import vaecourse  # noqa: F401 (before torch: sets the thread policy, vaecourse.threads)"""
 
 
 def colab_setup_source(url: str, branch: str) -> str:
@@ -163,10 +173,14 @@ def math_macros_markdown(macros: dict[str, str]) -> str:
     >>> print(math_macros_markdown({"E": "\\\\mathbb{E}"}).splitlines()[1])
     $\\newcommand{\\E}{\\mathbb{E}}$
     """
-    lines = ["<!-- The course's LaTeX macros for Jupyter and Colab (the book reads them from _config.yml). -->"]
+    lines = [
+        "<!-- The course's LaTeX macros for Jupyter and Colab (the book reads them from _config.yml). -->"
+    ]
     for name, body in macros.items():
         if not isinstance(body, str):
-            raise ValueError(f"macro \\{name}: only macros without arguments are supported, got {body!r}")
+            raise ValueError(
+                f"macro \\{name}: only macros without arguments are supported, got {body!r}"
+            )
         lines.append(f"$\\newcommand{{\\{name}}}{{{body}}}$")
     return "\n".join(lines)
 

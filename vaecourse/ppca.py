@@ -8,7 +8,12 @@ import torch
 from torch import nn
 
 from .densities import log_normal, log_standard_normal
-from .protocol import LatentVariableModel, check_batch, check_positive, check_positive_int
+from .protocol import (
+    LatentVariableModel,
+    check_batch,
+    check_positive,
+    check_positive_int,
+)
 from .samplers import reparameterize
 
 __all__ = ["ProbabilisticPCA", "kl_normal_diag_full"]
@@ -58,19 +63,28 @@ class ProbabilisticPCA(LatentVariableModel):
         dtype: parameter dtype (``torch.float64`` for precision checks).
     """
 
-    def __init__(self, x_dim: int, z_dim: int, noise_scale: float = 0.5, dtype: str = "float64"):
+    def __init__(
+        self, x_dim: int, z_dim: int, noise_scale: float = 0.5, dtype: str = "float64"
+    ):
         super().__init__()
-        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+        self.x_dim, self.z_dim = (
+            check_positive_int(x_dim, "x_dim"),
+            check_positive_int(z_dim, "z_dim"),
+        )
         noise_scale = check_positive(noise_scale, "noise_scale")
         if dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, noise_scale=noise_scale, dtype=dtype)
+        self.config = dict(
+            x_dim=self.x_dim, z_dim=self.z_dim, noise_scale=noise_scale, dtype=dtype
+        )
         dt = getattr(torch, dtype)
         self.W = nn.Parameter(torch.randn(x_dim, z_dim, dtype=dt))
         self.b = nn.Parameter(torch.randn(x_dim, dtype=dt) * 0.1)
         self.log_s = nn.Parameter(torch.tensor(math.log(noise_scale), dtype=dt))
         self.A = nn.Parameter(torch.zeros(z_dim, x_dim, dtype=dt))  # q's mean map
-        self.q_log_sigma = nn.Parameter(torch.zeros(z_dim, dtype=dt))  # q's log standard deviations
+        self.q_log_sigma = nn.Parameter(
+            torch.zeros(z_dim, dtype=dt)
+        )  # q's log standard deviations
 
     def _check(self, x):
         return check_batch(x, self.x_dim)
@@ -79,13 +93,17 @@ class ProbabilisticPCA(LatentVariableModel):
         """Check a data set: shape ``(N, x_dim)`` and finite values (a Gaussian likelihood), in the model's dtype."""
         x = check_batch(x, self.x_dim, name)
         if not bool(torch.isfinite(x).all()):
-            raise ValueError(f"{name} holds NaN or infinite values; a Gaussian likelihood needs finite data")
+            raise ValueError(
+                f"{name} holds NaN or infinite values; a Gaussian likelihood needs finite data"
+            )
         return x.to(self.dtype)
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         """Exact :math:`\\log p(x)`, shape ``(B,)``."""
         x = self._check(x)
-        cov = self.W @ self.W.T + torch.exp(2 * self.log_s) * torch.eye(self.x_dim, dtype=x.dtype, device=x.device)
+        cov = self.W @ self.W.T + torch.exp(2 * self.log_s) * torch.eye(
+            self.x_dim, dtype=x.dtype, device=x.device
+        )
         dist = torch.distributions.MultivariateNormal(self.b, covariance_matrix=cov)
         return dist.log_prob(x)
 
@@ -93,7 +111,9 @@ class ProbabilisticPCA(LatentVariableModel):
         """Exact posterior: mean ``(B, Dz)`` and covariance ``(Dz, Dz)``."""
         x = self._check(x)
         s2 = torch.exp(2 * self.log_s)
-        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=x.dtype, device=x.device)
+        M = self.W.T @ self.W + s2 * torch.eye(
+            self.z_dim, dtype=x.dtype, device=x.device
+        )
         mean = torch.linalg.solve(M, self.W.T @ (x - self.b).T).T  # (B, Dz)
         return mean, s2 * torch.linalg.inv(M)
 
@@ -110,7 +130,9 @@ class ProbabilisticPCA(LatentVariableModel):
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must lie in [0, 1], got {blend}")
         s2 = torch.exp(2 * self.log_s)
-        M = self.W.T @ self.W + s2 * torch.eye(self.z_dim, dtype=self.W.dtype, device=self.W.device)
+        M = self.W.T @ self.W + s2 * torch.eye(
+            self.z_dim, dtype=self.W.dtype, device=self.W.device
+        )
         self.A.copy_(blend * torch.linalg.solve(M, self.W.T))
         # the KL-optimal diagonal q has variances 1 / diag(precision) = s^2 / diag(M)
         best_log_sigma = 0.5 * torch.log(s2 / torch.diagonal(M))
@@ -139,7 +161,9 @@ class ProbabilisticPCA(LatentVariableModel):
         post_mean, post_cov = self.posterior(x)
         return kl_normal_diag_full(mu, log_sigma, post_mean, post_cov)
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+    def log_weights(
+        self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """:math:`\\log p(x, z_k) - \\log q(z_k \\mid x)` for :math:`z_k \\sim q`, shape ``(K, B)``."""
         mu, log_sigma = self.encode(x)
         z = reparameterize(mu, log_sigma, num_samples)  # (K, B, Dz)
@@ -149,8 +173,12 @@ class ProbabilisticPCA(LatentVariableModel):
         elbo = self.elbo_closed_form(x)
         return -elbo.mean(), dict(elbo=elbo.mean().detach())
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.z_dim, generator=generator, dtype=self.W.dtype).to(self.device)
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        return torch.randn(n, self.z_dim, generator=generator, dtype=self.W.dtype).to(
+            self.device
+        )
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The mean :math:`Wz + b` of :math:`p(x \\mid z)` (a Gaussian mean, not Bernoulli logits)."""

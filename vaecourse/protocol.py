@@ -40,11 +40,17 @@ def check_batch(x: Any, x_dim: int, name: str = "x") -> torch.Tensor:
     ValueError: x must have shape (batch, 4), got (3, 5)
     """
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (batch, {x_dim}), got {type(x).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (batch, {x_dim}), got {type(x).__name__}"
+        )
     if x.dim() != 2 or x.shape[1] != x_dim:
-        raise ValueError(f"{name} must have shape (batch, {x_dim}), got {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have shape (batch, {x_dim}), got {tuple(x.shape)}"
+        )
     if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}; use x.float()")
+        raise TypeError(
+            f"{name} must be a floating-point tensor, got {x.dtype}; use x.float()"
+        )
     return x
 
 
@@ -66,6 +72,7 @@ def check_binary(x: torch.Tensor, name: str = "x") -> None:
             f"value(s) outside {{0, 1}} (e.g. {example:g}); binarize grayscale images first"
         )
 
+
 def check_latent(z: torch.Tensor, z_dim: int) -> torch.Tensor:
     """Check that latents ``z`` have last dimension ``z_dim`` and return them (decoders call it).
 
@@ -75,8 +82,11 @@ def check_latent(z: torch.Tensor, z_dim: int) -> torch.Tensor:
     ValueError: z must have last dimension 3, got shape (4, 3, 2)
     """
     if not isinstance(z, torch.Tensor) or z.dim() == 0 or z.shape[-1] != z_dim:
-        raise ValueError(f"z must have last dimension {z_dim}, got shape {tuple(getattr(z, 'shape', ()))}")
+        raise ValueError(
+            f"z must have last dimension {z_dim}, got shape {tuple(getattr(z, 'shape', ()))}"
+        )
     return z
+
 
 def check_positive_int(value: Any, name: str) -> int:
     """Return ``value`` if it is a positive integer (not a bool), else raise naming ``name``.
@@ -101,7 +111,12 @@ def check_non_negative(value: Any, name: str) -> float:
     ...
     ValueError: beta must be a finite number >= 0, got nan
     """
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -114,9 +129,15 @@ def check_positive(value: Any, name: str) -> float:
     ...
     ValueError: inner_lr must be a finite number > 0, got 0.0
     """
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
+
 
 def check_widths(widths: Any, name: str = "hidden") -> list[int]:
     """Return hidden-layer widths as a list of positive integers, else raise naming ``name``.
@@ -191,7 +212,9 @@ class CourseModel(nn.Module):
         """
         raise NotImplementedError
 
-    def fit_batch(self, x: torch.Tensor, index: torch.Tensor, optimizer: torch.optim.Optimizer):
+    def fit_batch(
+        self, x: torch.Tensor, index: torch.Tensor, optimizer: torch.optim.Optimizer
+    ):
         """One training step on a minibatch: zero the gradients, :meth:`training_loss`, backward, step.
 
         A model whose update is not one optimiser step on one loss (e.g. alternating updates)
@@ -212,11 +235,13 @@ class CourseModel(nn.Module):
         return loss.detach(), stats
 
     @torch.no_grad()
-    def validation_stats(self, x: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
+    def validation_stats(
+        self, x: torch.Tensor, batch_size: int = 1000
+    ) -> dict[str, float]:
         """Figures for held-out data ``x``: ``{"loss": mean training loss}`` unless a subclass says otherwise."""
         total = 0.0
         for a in range(0, x.shape[0], batch_size):
-            xb = x[a:a + batch_size].to(self.device)
+            xb = x[a : a + batch_size].to(self.device)
             total += float(self.training_loss(xb)[0]) * xb.shape[0]
         return {"loss": total / x.shape[0]}
 
@@ -240,17 +265,23 @@ class LatentVariableModel(CourseModel):
     :meth:`validation_stats` (the mean ELBO) and overrides them when they do not fit.
     """
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+    def log_weights(
+        self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         raise NotImplementedError
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         raise NotImplementedError
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     @torch.no_grad()
-    def validation_stats(self, x: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
+    def validation_stats(
+        self, x: torch.Tensor, batch_size: int = 1000
+    ) -> dict[str, float]:
         """``{"elbo": mean single-sample ELBO of x}``, in nats (:func:`vaecourse.evaluate.elbo`)."""
         from .evaluate import elbo  # evaluate imports this module
 
@@ -266,7 +297,9 @@ class LatentVariableModel(CourseModel):
         return (logits > 0).to(logits.dtype)
 
     @torch.no_grad()
-    def generate(self, n: int, kind: str = "mean", generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self, n: int, kind: str = "mean", generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Draw ``n`` latents from the prior and decode them to images ``(n, D)``.
 
         Args:
@@ -285,5 +318,7 @@ class LatentVariableModel(CourseModel):
         if kind == "mode":
             return self.decode_mode(z)
         probs = self.decode_mean(z)
-        u = torch.rand(probs.shape, generator=generator, dtype=probs.dtype).to(probs.device)
+        u = torch.rand(probs.shape, generator=generator, dtype=probs.dtype).to(
+            probs.device
+        )
         return (u < probs).to(probs.dtype)

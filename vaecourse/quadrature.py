@@ -53,17 +53,25 @@ def grid(lo: torch.Tensor, hi: torch.Tensor, n: int) -> tuple[torch.Tensor, floa
 
 def _check(x, box, coarse, fine, levels, threshold):
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError(f"x must be a tensor of shape (B, D), got {getattr(x, 'shape', type(x))}")
+        raise ValueError(
+            f"x must be a tensor of shape (B, D), got {getattr(x, 'shape', type(x))}"
+        )
     lo, hi = (torch.as_tensor(b, dtype=torch.float64) for b in box)
     if lo.shape != (2,) or hi.shape != (2,) or not bool((hi > lo).all()):
-        raise ValueError(f"box must be (lo, hi), two points of the plane with lo < hi, got {box}")
+        raise ValueError(
+            f"box must be (lo, hi), two points of the plane with lo < hi, got {box}"
+        )
     for name, n in (("coarse", coarse), ("fine", fine)):
         if not isinstance(n, int) or n < 4 or n % 2:
-            raise ValueError(f"{name} must be an even integer >= 4 (points per axis), got {n!r}")
+            raise ValueError(
+                f"{name} must be an even integer >= 4 (points per axis), got {n!r}"
+            )
     if not isinstance(levels, int) or levels < 1:
         raise ValueError(f"levels must be a positive integer, got {levels!r}")
     if threshold <= 0:
-        raise ValueError(f"threshold must be positive (nats below the peak), got {threshold}")
+        raise ValueError(
+            f"threshold must be positive (nats below the peak), got {threshold}"
+        )
     return lo, hi
 
 
@@ -77,15 +85,29 @@ def _zoom(values: torch.Tensor, lo, hi, n: int, threshold: float):
     last = torch.stack([rows.max(), cols.max()]).double() + 2
     new_lo, new_hi = lo + step * first.clamp(min=0), lo + step * last.clamp(max=n)
     i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
-    inside = ((i >= first[0]) & (i < last[0]) & (j >= first[1]) & (j < last[1])).reshape(-1)
+    inside = (
+        (i >= first[0]) & (i < last[0]) & (j >= first[1]) & (j < last[1])
+    ).reshape(-1)
     area = float(step[0] * step[1])
-    outside = torch.logsumexp(values[~inside], 0) + math.log(area) if (~inside).any() else -math.inf
+    outside = (
+        torch.logsumexp(values[~inside], 0) + math.log(area)
+        if (~inside).any()
+        else -math.inf
+    )
     return new_lo, new_hi, float(outside)
 
 
 @torch.no_grad()
-def log_marginal_2d(log_joint: LogJoint, x: torch.Tensor, box, coarse: int = 256, fine: int = 96,
-                    levels: int = 2, threshold: float = 30.0, batch_size: int = 100) -> dict:
+def log_marginal_2d(
+    log_joint: LogJoint,
+    x: torch.Tensor,
+    box,
+    coarse: int = 256,
+    fine: int = 96,
+    levels: int = 2,
+    threshold: float = 30.0,
+    batch_size: int = 100,
+) -> dict:
     r""":math:`\log p(x) = \log \int p(x, z)\, \mathrm{d}z` over a 2-D latent, by zooming grids.
 
     A coarse ``coarse x coarse`` grid over ``box``, shared by all images, finds where
@@ -115,7 +137,7 @@ def log_marginal_2d(log_joint: LogJoint, x: torch.Tensor, box, coarse: int = 256
     points, area = grid(lo, hi, coarse)
     log_px, half = [], []
     for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size]
+        xb = x[start : start + batch_size]
         coarse_values = log_joint(xb, points.to(x)).double().cpu()  # (S, b)
         for b in range(len(xb)):
             values, box_lo, box_hi, n, outside = coarse_values[:, b], lo, hi, coarse, []
@@ -123,10 +145,15 @@ def log_marginal_2d(log_joint: LogJoint, x: torch.Tensor, box, coarse: int = 256
                 box_lo, box_hi, left_out = _zoom(values, box_lo, box_hi, n, threshold)
                 outside.append(left_out)
                 fine_points, area = grid(box_lo, box_hi, fine)
-                values, n = log_joint(xb[b:b + 1], fine_points.to(x)).double().cpu()[:, 0], fine
+                values, n = (
+                    log_joint(xb[b : b + 1], fine_points.to(x)).double().cpu()[:, 0],
+                    fine,
+                )
             rest = torch.tensor(outside).logsumexp(0)
             inside = values.logsumexp(0) + math.log(area)
-            every_other = values.reshape(fine, fine)[::2, ::2].logsumexp((0, 1)) + math.log(4 * area)
+            every_other = values.reshape(fine, fine)[::2, ::2].logsumexp(
+                (0, 1)
+            ) + math.log(4 * area)
             log_px.append(torch.logaddexp(inside, rest))
             half.append(torch.logaddexp(every_other, rest))
     return {"log_px": torch.stack(log_px), "half": torch.stack(half)}

@@ -43,7 +43,9 @@ def env_flag(name: str, default: bool | None = False) -> bool | None:
         return True
     if value in _FALSE:
         return False
-    raise ValueError(f"{name}={os.environ[name]!r} is not understood; expected 1/true/yes/on or 0/false/no/off")
+    raise ValueError(
+        f"{name}={os.environ[name]!r} is not understood; expected 1/true/yes/on or 0/false/no/off"
+    )
 
 
 def is_quick() -> bool:
@@ -110,7 +112,11 @@ def default_device() -> torch.device:
 
 
 def _available_devices() -> list[str]:
-    names = [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    names = (
+        [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        if torch.cuda.is_available()
+        else []
+    )
     mps = getattr(torch.backends, "mps", None)
     return names + (["mps"] if mps is not None and mps.is_available() else []) + ["cpu"]
 
@@ -122,13 +128,19 @@ def _checked_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"{problem} is not a device name; expected one of {available}") from None
+        raise ValueError(
+            f"{problem} is not a device name; expected one of {available}"
+        ) from None
     if device.type == "cpu":
         return device
     have = [a for a in available if a.split(":")[0] == device.type]
-    if not have or (device.index is not None and f"{device.type}:{device.index}" not in have):
-        raise ValueError(f"{problem}: this machine has no such device; available: {', '.join(available)} "
-                         "(unset VAECOURSE_DEVICE to pick the fastest automatically)")
+    if not have or (
+        device.index is not None and f"{device.type}:{device.index}" not in have
+    ):
+        raise ValueError(
+            f"{problem}: this machine has no such device; available: {', '.join(available)} "
+            "(unset VAECOURSE_DEVICE to pick the fastest automatically)"
+        )
     return device
 
 
@@ -148,7 +160,11 @@ def child_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
     from .threads import inherited
 
     env = inherited(dict(os.environ if environ is None else environ))
-    path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(PACKAGE_ROOT)]
+    path = [
+        p
+        for p in env.get("PYTHONPATH", "").split(os.pathsep)
+        if p and p != str(PACKAGE_ROOT)
+    ]
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), *path])
     for name in ("VAECOURSE_DATA", "VAECOURSE_CACHE", "VAECOURSE_CHECKPOINTS"):
         if env.get(name):
@@ -164,5 +180,8 @@ def checkpoint_dir() -> Path:
     >>> checkpoint_dir().name in ("quick", "full")
     True
     """
-    base = os.environ.get("VAECOURSE_CHECKPOINTS") or Path.home() / ".cache" / "vaecourse" / "checkpoints"
+    base = (
+        os.environ.get("VAECOURSE_CHECKPOINTS")
+        or Path.home() / ".cache" / "vaecourse" / "checkpoints"
+    )
     return Path(base).expanduser() / ("quick" if is_quick() else "full")

@@ -7,8 +7,9 @@ import torch
 __all__ = ["sample_bernoulli", "reparameterize", "all_binary_states"]
 
 
-def sample_bernoulli(logits: torch.Tensor, num_samples: int = 1,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_bernoulli(
+    logits: torch.Tensor, num_samples: int = 1, generator: torch.Generator | None = None
+) -> torch.Tensor:
     r"""Draw :math:`z \sim \mathcal{B}(\operatorname{sigmoid}(\ell))` elementwise, ``num_samples`` times.
 
     The draw :math:`z = \mathbb{1}[u < \operatorname{sigmoid}(\ell)]` with :math:`u \sim U(0, 1)` is a step
@@ -30,12 +31,21 @@ def sample_bernoulli(logits: torch.Tensor, num_samples: int = 1,
     probs = torch.sigmoid(logits.detach())
     # uniforms drawn on the CPU when a CPU generator is given, so a seed gives the same draws on every device
     device = probs.device if generator is None else generator.device
-    u = torch.rand((num_samples, *logits.shape), generator=generator, dtype=probs.dtype, device=device)
+    u = torch.rand(
+        (num_samples, *logits.shape),
+        generator=generator,
+        dtype=probs.dtype,
+        device=device,
+    )
     return (u.to(probs.device) < probs).to(probs.dtype)
 
 
-def reparameterize(mu: torch.Tensor, log_sigma: torch.Tensor, num_samples: int = 1,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def reparameterize(
+    mu: torch.Tensor,
+    log_sigma: torch.Tensor,
+    num_samples: int = 1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     r"""Draw :math:`z = \mu + \sigma \odot \varepsilon`, :math:`\varepsilon \sim \mathcal{N}(0, I)`.
 
     The randomness sits in :math:`\varepsilon`, which does not depend on the
@@ -56,14 +66,23 @@ def reparameterize(mu: torch.Tensor, log_sigma: torch.Tensor, num_samples: int =
     torch.Size([4, 2, 3])
     """
     if torch.broadcast_shapes(mu.shape, log_sigma.shape) != mu.shape:
-        raise ValueError(f"log_sigma must have mu's shape {tuple(mu.shape)} or broadcast to it, "
-                         f"got {tuple(log_sigma.shape)}")
-    eps = torch.randn((num_samples, *mu.shape), dtype=mu.dtype, device=mu.device, generator=generator)
+        raise ValueError(
+            f"log_sigma must have mu's shape {tuple(mu.shape)} or broadcast to it, "
+            f"got {tuple(log_sigma.shape)}"
+        )
+    eps = torch.randn(
+        (num_samples, *mu.shape), dtype=mu.dtype, device=mu.device, generator=generator
+    )
     return mu + torch.exp(log_sigma) * eps  # (K, B, Dz)
 
 
-def all_binary_states(z_dim: int, start: int = 0, stop: int | None = None,
-                      dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+def all_binary_states(
+    z_dim: int,
+    start: int = 0,
+    stop: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> torch.Tensor:
     """The binary vectors whose integer codes lie in ``[start, stop)``, shape ``(stop - start, z_dim)``.
 
     Row ``i`` holds the bits of ``start + i``, least significant bit first; by default

@@ -13,8 +13,14 @@ from .estimators import leave_one_out, score_function_term
 from .evaluate import elbo as evaluate_elbo
 from .mean_field import FittedPosterior, mean_field_gradient, optimise_logits
 from .nets import mlp
-from .protocol import (LatentVariableModel, check_batch, check_latent, check_positive, check_positive_int,
-                       check_widths)
+from .protocol import (
+    LatentVariableModel,
+    check_batch,
+    check_latent,
+    check_positive,
+    check_positive_int,
+    check_widths,
+)
 from .samplers import all_binary_states, sample_bernoulli
 
 __all__ = [
@@ -36,7 +42,9 @@ _STATES_PER_CHUNK = 2**12  # latent states decoded at once during enumeration
 def _check_num_samples(num_samples) -> int:
     num_samples = check_positive_int(num_samples, "num_samples")
     if num_samples < 2:
-        raise ValueError(f"num_samples must be at least 2 for the leave-one-out baseline, got {num_samples}")
+        raise ValueError(
+            f"num_samples must be at least 2 for the leave-one-out baseline, got {num_samples}"
+        )
     return num_samples
 
 
@@ -50,11 +58,20 @@ class _SBNBase(LatentVariableModel):
     network. Subclasses add the variational family :math:`q`.
     """
 
-    def _build_generative(self, x_dim: int, z_dim: int, hidden: Sequence[int], activation: str) -> None:
-        self.x_dim, self.z_dim = check_positive_int(x_dim, "x_dim"), check_positive_int(z_dim, "z_dim")
+    def _build_generative(
+        self, x_dim: int, z_dim: int, hidden: Sequence[int], activation: str
+    ) -> None:
+        self.x_dim, self.z_dim = (
+            check_positive_int(x_dim, "x_dim"),
+            check_positive_int(z_dim, "z_dim"),
+        )
         if len(check_widths(hidden)) > 1:
-            raise ValueError(f"the SBN decoder has at most one hidden layer, got hidden={list(hidden)}")
-        self.prior_logits = nn.Parameter(torch.zeros(z_dim))  # a_j: p(z_j = 1) = sigmoid(a_j)
+            raise ValueError(
+                f"the SBN decoder has at most one hidden layer, got hidden={list(hidden)}"
+            )
+        self.prior_logits = nn.Parameter(
+            torch.zeros(z_dim)
+        )  # a_j: p(z_j = 1) = sigmoid(a_j)
         self.decoder = mlp((z_dim, *hidden, x_dim), activation)
 
     @property
@@ -76,9 +93,13 @@ class _SBNBase(LatentVariableModel):
         """Bernoulli logits :math:`\\ell_\\theta(z)`, shape ``(..., D)``."""
         return self.decoder(check_latent(z, self.z_dim))
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """``n`` binary draws from the prior :math:`p_\\theta(z)`, shape ``(n, Dz)``."""
-        return sample_bernoulli(self.prior_logits.expand(n, self.z_dim), 1, generator)[0]  # (n, Dz)
+        return sample_bernoulli(self.prior_logits.expand(n, self.z_dim), 1, generator)[
+            0
+        ]  # (n, Dz)
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """:math:`\\log p_\\theta(z)` summed over latents, shape ``z.shape[:-1]``."""
@@ -107,23 +128,33 @@ class _SBNBase(LatentVariableModel):
         """
         z = sample_bernoulli(q_logits, num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
-        log_qz = log_bernoulli(z, q_logits)  # (K, B), carries the gradient to the logits
+        log_qz = log_bernoulli(
+            z, q_logits
+        )  # (K, B), carries the gradient to the logits
         kl = kl_bernoulli(q_logits, self.prior_logits)  # (B,)
-        score = score_function_term(log_px_z, log_qz, leave_one_out(log_px_z.detach())).mean(0)  # (B,)
+        score = score_function_term(
+            log_px_z, log_qz, leave_one_out(log_px_z.detach())
+        ).mean(0)  # (B,)
         surrogate = log_px_z.mean(0) + score - kl
         return surrogate, (log_px_z.mean(0) - kl).detach()
 
-    def log_weights_given_q(self, x: torch.Tensor, q_logits: torch.Tensor, num_samples: int = 1) -> torch.Tensor:
+    def log_weights_given_q(
+        self, x: torch.Tensor, q_logits: torch.Tensor, num_samples: int = 1
+    ) -> torch.Tensor:
         """:math:`\\log p(x, z_k) - \\log q_\\ell(z_k)` with :math:`z_k \\sim q_\\ell`, shape ``(K, B)``."""
         check_batch(x, self.x_dim)
         if q_logits.shape != (x.shape[0], self.z_dim):
-            raise ValueError(f"q_logits must have shape ({x.shape[0]}, {self.z_dim}), got {tuple(q_logits.shape)}")
+            raise ValueError(
+                f"q_logits must have shape ({x.shape[0]}, {self.z_dim}), got {tuple(q_logits.shape)}"
+            )
         z = sample_bernoulli(q_logits, num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
         return log_px_z + self.log_prior(z) - log_bernoulli(z, q_logits)
 
     @torch.no_grad()
-    def exact_log_likelihood(self, x: torch.Tensor, states_per_chunk: int = _STATES_PER_CHUNK) -> torch.Tensor:
+    def exact_log_likelihood(
+        self, x: torch.Tensor, states_per_chunk: int = _STATES_PER_CHUNK
+    ) -> torch.Tensor:
         r"""Exact :math:`\log p_\theta(x) = \log \sum_{z \in \{0,1\}^{D_z}} p_\theta(z)\, p_\theta(x \mid z)` by enumeration.
 
         The :math:`2^{D_z}` states are decoded in chunks and folded in with a running
@@ -154,20 +185,34 @@ class _SBNBase(LatentVariableModel):
             xw = x @ linear.weight  # (B, Dz): W^T x per example
             xb = x @ linear.bias  # (B,)
         for start in range(0, 2**self.z_dim, states_per_chunk):
-            z = all_binary_states(self.z_dim, start, min(start + states_per_chunk, 2**self.z_dim),
-                                  dtype=x.dtype, device=x.device)  # (S, Dz)
+            z = all_binary_states(
+                self.z_dim,
+                start,
+                min(start + states_per_chunk, 2**self.z_dim),
+                dtype=x.dtype,
+                device=x.device,
+            )  # (S, Dz)
             logits = self.decode(z)  # (S, D)
             if self.is_linear:
                 x_dot_logits = xw @ z.T + xb[:, None]  # (B, S)
             else:
                 x_dot_logits = x @ logits.T  # (B, S)
-            log_px_z = x_dot_logits - F.softplus(logits).sum(-1)  # (B, S): sum_d x_d l_d - log(1 + e^{l_d})
+            log_px_z = x_dot_logits - F.softplus(logits).sum(
+                -1
+            )  # (B, S): sum_d x_d l_d - log(1 + e^{l_d})
             log_joint = log_px_z + self.log_prior(z)  # (B, S)
             total = torch.logaddexp(total, torch.logsumexp(log_joint, dim=1))
         return total
 
-    def fit_posterior(self, x: torch.Tensor, steps: int = 100, num_samples: int = 8, lr: float = 0.1,
-                      init: torch.Tensor | None = None, batch_size: int = 2000) -> torch.Tensor:
+    def fit_posterior(
+        self,
+        x: torch.Tensor,
+        steps: int = 100,
+        num_samples: int = 8,
+        lr: float = 0.1,
+        init: torch.Tensor | None = None,
+        batch_size: int = 2000,
+    ) -> torch.Tensor:
         r"""Fit one mean-field :math:`q_\ell` per row of ``x`` with the generative model frozen.
 
         Maximises :math:`\mathcal{L}(x; \theta, \phi)` over :math:`\ell` alone by ``steps`` Adam steps
@@ -191,15 +236,27 @@ class _SBNBase(LatentVariableModel):
         if init is None:
             init = self.prior_logits.detach().expand(x.shape[0], self.z_dim)
         elif init.shape != (x.shape[0], self.z_dim):
-            raise ValueError(f"init must have shape ({x.shape[0]}, {self.z_dim}), got {tuple(init.shape)}")
+            raise ValueError(
+                f"init must have shape ({x.shape[0]}, {self.z_dim}), got {tuple(init.shape)}"
+            )
         out = []
         for a in range(0, x.shape[0], batch_size):
-            lam = init[a:a + batch_size].detach().clone().to(self.device)
-            optimise_logits(self.decode, self.prior_logits, x[a:a + batch_size], lam, steps, num_samples, lr)
+            lam = init[a : a + batch_size].detach().clone().to(self.device)
+            optimise_logits(
+                self.decode,
+                self.prior_logits,
+                x[a : a + batch_size],
+                lam,
+                steps,
+                num_samples,
+                lr,
+            )
             out.append(lam.detach())
         return torch.cat(out)
 
-    def posterior_view(self, x: torch.Tensor, steps: int = 100, **fit_kwargs) -> FittedPosterior:
+    def posterior_view(
+        self, x: torch.Tensor, steps: int = 100, **fit_kwargs
+    ) -> FittedPosterior:
         """Fit :math:`q` for new data ``x`` (:meth:`fit_posterior`) and return a frozen scoring view.
 
         The view has ``log_weights(x, num_samples, index)``, so :func:`vaecourse.evaluate.elbo` and
@@ -244,17 +301,35 @@ class SigmoidBeliefNet(_SBNBase):
     torch.Size([4, 2])
     """
 
-    def __init__(self, x_dim: int, z_dim: int, num_examples: int, hidden: Sequence[int] = (), activation: str = "tanh",
-                 num_samples: int = 5, inner_steps: int = 5, inner_lr: float = 0.1):
+    def __init__(
+        self,
+        x_dim: int,
+        z_dim: int,
+        num_examples: int,
+        hidden: Sequence[int] = (),
+        activation: str = "tanh",
+        num_samples: int = 5,
+        inner_steps: int = 5,
+        inner_lr: float = 0.1,
+    ):
         super().__init__()
         self._build_generative(x_dim, z_dim, hidden, activation)
-        num_examples = check_positive_int(num_examples, "num_examples")  # rows of the variational table
+        num_examples = check_positive_int(
+            num_examples, "num_examples"
+        )  # rows of the variational table
         self.num_samples = _check_num_samples(num_samples)
         self.inner_steps = check_positive_int(inner_steps, "inner_steps")
         self.inner_lr = check_positive(inner_lr, "inner_lr")
-        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, num_examples=num_examples, hidden=check_widths(hidden),
-                           activation=activation, num_samples=self.num_samples, inner_steps=self.inner_steps,
-                           inner_lr=self.inner_lr)
+        self.config = dict(
+            x_dim=self.x_dim,
+            z_dim=self.z_dim,
+            num_examples=num_examples,
+            hidden=check_widths(hidden),
+            activation=activation,
+            num_samples=self.num_samples,
+            inner_steps=self.inner_steps,
+            inner_lr=self.inner_lr,
+        )
         # lambda^(n), one row per training example: a buffer, so the generative optimiser never touches it
         self.register_buffer("q_logits", torch.zeros(num_examples, z_dim))
 
@@ -264,17 +339,25 @@ class SigmoidBeliefNet(_SBNBase):
 
     def _check_index(self, x: torch.Tensor, index) -> torch.Tensor:
         if index is None:
-            raise ValueError("a SigmoidBeliefNet's q is a table over training examples: pass index= (the rows of "
-                             "the training set in x), or score new data through model.posterior_view(x_new)")
+            raise ValueError(
+                "a SigmoidBeliefNet's q is a table over training examples: pass index= (the rows of "
+                "the training set in x), or score new data through model.posterior_view(x_new)"
+            )
         index = torch.as_tensor(index, device=self.q_logits.device)
         if index.shape != (x.shape[0],):
-            raise ValueError(f"index must have shape ({x.shape[0]},), one row per example, got {tuple(index.shape)}")
+            raise ValueError(
+                f"index must have shape ({x.shape[0]},), one row per example, got {tuple(index.shape)}"
+            )
         if int(index.min()) < 0 or int(index.max()) >= self.q_logits.shape[0]:
-            raise IndexError(f"index must lie in [0, {self.q_logits.shape[0]}), got values in "
-                             f"[{int(index.min())}, {int(index.max())}]")
+            raise IndexError(
+                f"index must lie in [0, {self.q_logits.shape[0]}), got values in "
+                f"[{int(index.min())}, {int(index.max())}]"
+            )
         return index
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+    def log_weights(
+        self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``(K, B)`` log weights for training rows ``index`` under their table entries :math:`q_n`."""
         index = self._check_index(x, index)
         return self.log_weights_given_q(x, self.q_logits[index], num_samples)
@@ -285,7 +368,9 @@ class SigmoidBeliefNet(_SBNBase):
         surrogate, elbo = self.elbo_surrogate(x, self.q_logits[index], self.num_samples)
         return -surrogate.mean(), dict(elbo=elbo.mean())
 
-    def fit_batch(self, x: torch.Tensor, index: torch.Tensor, optimizer: torch.optim.Optimizer):
+    def fit_batch(
+        self, x: torch.Tensor, index: torch.Tensor, optimizer: torch.optim.Optimizer
+    ):
         r"""One round of eq. 15 on a minibatch: update :math:`\ell^{(n)}` (batch rows), then :math:`\theta`.
 
         Args:
@@ -301,28 +386,46 @@ class SigmoidBeliefNet(_SBNBase):
         index = self._check_index(x, index)
         lam = self.q_logits[index].clone()  # (B, Dz), a copy of the batch's rows
         # step 1: lambda moves, theta frozen (closed-form score-function gradient, no backpropagation)
-        elbo_q = optimise_logits(self.decode, self.prior_logits, x, lam, self.inner_steps, self.num_samples,
-                                 self.inner_lr)
+        elbo_q = optimise_logits(
+            self.decode,
+            self.prior_logits,
+            x,
+            lam,
+            self.inner_steps,
+            self.num_samples,
+            self.inner_lr,
+        )
         self.q_logits[index] = lam
         # step 2: theta moves, ell frozen (detached); one step of the generative optimiser
         optimizer.zero_grad(set_to_none=True)
         z = sample_bernoulli(lam, self.num_samples)  # (K, B, Dz)
         log_px_z = log_bernoulli(x, self.decode(z))  # (K, B)
-        elbo = log_px_z.mean(0) - kl_bernoulli(lam, self.prior_logits)  # (B,), differentiable in theta
+        elbo = log_px_z.mean(0) - kl_bernoulli(
+            lam, self.prior_logits
+        )  # (B,), differentiable in theta
         (-elbo.mean()).backward()
         optimizer.step()
         elbo = elbo.detach().mean()
         return -elbo, dict(elbo=elbo, elbo_q_step=elbo_q.mean())
 
     @torch.no_grad()
-    def validation_stats(self, x: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
+    def validation_stats(
+        self, x: torch.Tensor, batch_size: int = 1000
+    ) -> dict[str, float]:
         """``{"elbo": ...}``: the mean ELBO of held-out ``x`` under :math:`q` fitted to it, :math:`\theta` frozen.
 
         The table has no rows for unseen data, so :math:`q` is fitted first (:meth:`posterior_view`,
         ``10 * inner_steps`` steps from the prior).
         """
-        view = self.posterior_view(x, steps=10 * self.inner_steps, num_samples=self.num_samples, lr=self.inner_lr)
-        scores = evaluate_elbo(view, x, index=torch.arange(len(x)), data_batch_size=batch_size)  # (N,)
+        view = self.posterior_view(
+            x,
+            steps=10 * self.inner_steps,
+            num_samples=self.num_samples,
+            lr=self.inner_lr,
+        )
+        scores = evaluate_elbo(
+            view, x, index=torch.arange(len(x)), data_batch_size=batch_size
+        )  # (N,)
         return {"elbo": float(scores.mean())}
 
 
@@ -348,21 +451,36 @@ class AmortisedSBN(_SBNBase):
     torch.Size([4, 2])
     """
 
-    def __init__(self, x_dim: int, z_dim: int, hidden: Sequence[int] = (), activation: str = "tanh",
-                 encoder_hidden: Sequence[int] = (200,), num_samples: int = 5):
+    def __init__(
+        self,
+        x_dim: int,
+        z_dim: int,
+        hidden: Sequence[int] = (),
+        activation: str = "tanh",
+        encoder_hidden: Sequence[int] = (200,),
+        num_samples: int = 5,
+    ):
         super().__init__()
         self._build_generative(x_dim, z_dim, hidden, activation)
         self.num_samples = _check_num_samples(num_samples)
         encoder_hidden = check_widths(encoder_hidden, "encoder_hidden")
-        self.config = dict(x_dim=self.x_dim, z_dim=self.z_dim, hidden=check_widths(hidden), activation=activation,
-                           encoder_hidden=encoder_hidden, num_samples=self.num_samples)
+        self.config = dict(
+            x_dim=self.x_dim,
+            z_dim=self.z_dim,
+            hidden=check_widths(hidden),
+            activation=activation,
+            encoder_hidden=encoder_hidden,
+            num_samples=self.num_samples,
+        )
         self.encoder = mlp((x_dim, *encoder_hidden, z_dim), activation)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Variational logits :math:`\\ell = e_\\phi(x)`, shape ``(B, Dz)``."""
         return self.encoder(check_batch(x, self.x_dim))
 
-    def log_weights(self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None) -> torch.Tensor:
+    def log_weights(
+        self, x: torch.Tensor, num_samples: int = 1, index: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``(K, B)`` log weights under the encoder's :math:`q_\\phi(z \\mid x)` (``index`` is not needed)."""
         return self.log_weights_given_q(x, self.encode(x), num_samples)
 

@@ -32,10 +32,18 @@ import statistics
 import sys
 import time
 
-__all__ = ["busy_threads", "inherited", "thread_environment", "usable_cpus", "use_course_threads"]
+__all__ = [
+    "busy_threads",
+    "inherited",
+    "thread_environment",
+    "usable_cpus",
+    "use_course_threads",
+]
 
 _WAIT = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
-_applied: dict[str, str] = {}  # what use_course_threads set in this process (children decide anew)
+_applied: dict[
+    str, str
+] = {}  # what use_course_threads set in this process (children decide anew)
 
 
 def usable_cpus() -> int:
@@ -63,7 +71,9 @@ def busy_threads(samples: int = 9, interval: float = 0.01) -> float:
     try:
         for _ in range(samples):
             with open("/proc/loadavg", encoding="ascii") as file:
-                counts.append(int(file.read().split()[3].split("/")[0]) - 1)  # "running/total"
+                counts.append(
+                    int(file.read().split()[3].split("/")[0]) - 1
+                )  # "running/total"
             time.sleep(interval)
         return max(0.0, statistics.median(counts))
     except (OSError, ValueError, IndexError):
@@ -75,10 +85,14 @@ def busy_threads(samples: int = 9, interval: float = 0.01) -> float:
 
 def _requested(environ) -> str:
     value = environ.get("VAECOURSE_THREADS", "").strip().lower()
-    if value in ("", "course", "torch", "passive") or (value.isdigit() and int(value) > 0):
+    if value in ("", "course", "torch", "passive") or (
+        value.isdigit() and int(value) > 0
+    ):
         return value or "course"
-    raise ValueError(f"VAECOURSE_THREADS={environ['VAECOURSE_THREADS']!r} is not understood; expected "
-                     "'course' (the default), 'torch' (torch's own defaults), 'passive' or a thread count")
+    raise ValueError(
+        f"VAECOURSE_THREADS={environ['VAECOURSE_THREADS']!r} is not understood; expected "
+        "'course' (the default), 'torch' (torch's own defaults), 'passive' or a thread count"
+    )
 
 
 def thread_environment(environ=None, busy: float | None = None) -> dict[str, str]:
@@ -97,7 +111,9 @@ def thread_environment(environ=None, busy: float | None = None) -> dict[str, str
     requested = _requested(environ)
     if requested == "torch":
         return {}
-    policy = {"OMP_NUM_THREADS": requested if requested.isdigit() else str(usable_cpus())}
+    policy = {
+        "OMP_NUM_THREADS": requested if requested.isdigit() else str(usable_cpus())
+    }
     if requested == "passive" or (busy if busy is not None else busy_threads()) >= 1:
         policy.update(_WAIT)
     return {name: value for name, value in policy.items() if name not in environ}

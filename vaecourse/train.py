@@ -19,9 +19,11 @@ class NonFiniteLossError(FloatingPointError):
     """The training loss, or a parameter, became NaN or infinite."""
 
 
-_RECOVERY = ("The model's weights are now invalid (NaN or infinite): rebuild the model, or reload a "
-             "checkpoint (load_or_train(..., retrain=True) retrains), and train again with a smaller learning "
-             "rate; check the data for NaNs.")
+_RECOVERY = (
+    "The model's weights are now invalid (NaN or infinite): rebuild the model, or reload a "
+    "checkpoint (load_or_train(..., retrain=True) retrains), and train again with a smaller learning "
+    "rate; check the data for NaNs."
+)
 
 
 @dataclass
@@ -50,14 +52,23 @@ class History:
         return self.images / self.seconds if self.seconds > 0 else float("nan")
 
     def __repr__(self) -> str:
-        last = {k: round(v[-1], 2) for k, v in {**self.train, **{f"valid_{k}": v for k, v in self.valid.items()}}.items() if v}
+        last = {
+            k: round(v[-1], 2)
+            for k, v in {
+                **self.train,
+                **{f"valid_{k}": v for k, v in self.valid.items()},
+            }.items()
+            if v
+        }
         return f"History(epochs={len(self.epoch)}, seconds={self.seconds:.1f}, last={last})"
 
 
 def _make_optimizer(model, lr, device):
     params = [p for p in model.parameters() if p.requires_grad]
     # the fused kernel updates all parameters in one pass instead of one small op per tensor
-    fused = device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
+    fused = device.type in ("cpu", "cuda") and all(
+        p.is_floating_point() for p in params
+    )
     return torch.optim.Adam(params, lr=lr, fused=fused)
 
 
@@ -120,7 +131,9 @@ def train(
     if x_valid is not None:
         x_valid = model.check_data(x_valid, "x_valid")
         if x_valid.shape[0] == 0:
-            raise ValueError("x_valid is empty (0 examples); pass None to skip validation")
+            raise ValueError(
+                "x_valid is empty (0 examples); pass None to skip validation"
+            )
     device = torch.device(device) if device is not None else default_device()
     model.to(device)
     x = x.to(device)
@@ -130,8 +143,13 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     history = History()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=desc or type(model).__name__, disable=not progress or _tqdm_disabled(),
-               unit="step", leave=False)
+    bar = tqdm(
+        total=epochs * steps_per_epoch,
+        desc=desc or type(model).__name__,
+        disable=not progress or _tqdm_disabled(),
+        unit="step",
+        leave=False,
+    )
     key = None
     try:
         for epoch in range(1, epochs + 1):
@@ -141,7 +159,7 @@ def train(
             sums: dict[str, torch.Tensor] = {}
             start = time.perf_counter()
             for step in range(steps_per_epoch):
-                index = order[step * batch_size:(step + 1) * batch_size]
+                index = order[step * batch_size : (step + 1) * batch_size]
                 loss, stats = model.fit_batch(x[index], index, optimizer)
                 losses[step] = loss.detach()
                 for k, v in stats.items():
@@ -151,7 +169,9 @@ def train(
                     _check_finite(losses[: step + 1], epoch, steps_per_epoch)
                     key = key or ("elbo" if "elbo" in sums else next(iter(sums), None))
                     if key is not None:
-                        bar.set_postfix({key: f"{float(sums[key]) / (step + 1):.2f}"}, refresh=False)
+                        bar.set_postfix(
+                            {key: f"{float(sums[key]) / (step + 1):.2f}"}, refresh=False
+                        )
                     bar.update(step + 1 - bar.n + (epoch - 1) * steps_per_epoch)
             _check_parameters(model, epoch)
             if device.type == "cuda":
@@ -182,7 +202,8 @@ def _check_finite(losses: torch.Tensor, epoch: int, steps_per_epoch: int) -> Non
         step = int((~finite).nonzero()[0]) + 1
         value = float(losses[step - 1])
         raise NonFiniteLossError(
-            f"the training loss became {value} at epoch {epoch}, step {step} of {steps_per_epoch}. " + _RECOVERY
+            f"the training loss became {value} at epoch {epoch}, step {step} of {steps_per_epoch}. "
+            + _RECOVERY
         )
 
 
@@ -190,5 +211,7 @@ def _check_parameters(model, epoch: int) -> None:
     """Raise :class:`NonFiniteLossError` naming the first parameter or buffer that holds NaN or inf."""
     for name, tensor in (*model.named_parameters(), *model.named_buffers()):
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise NonFiniteLossError(f"parameter {name!r} holds NaN or infinite values after epoch {epoch}. "
-                                     + _RECOVERY)
+            raise NonFiniteLossError(
+                f"parameter {name!r} holds NaN or infinite values after epoch {epoch}. "
+                + _RECOVERY
+            )

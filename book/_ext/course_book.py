@@ -34,10 +34,15 @@ def _configure(app, config) -> None:
     if env_flag("VAECOURSE_HIDE_SOLUTIONS"):
         config.hide_solutions = True
     mode = "quick" if is_quick() else "full"
-    if hasattr(config, "nb_execution_cache_path") and not config.nb_execution_cache_path:
+    if (
+        hasattr(config, "nb_execution_cache_path")
+        and not config.nb_execution_cache_path
+    ):
         # jupyter-cache matches notebooks by their code only: a quick-mode run must never be
         # reused for a full-mode page, nor the reverse.
-        config.nb_execution_cache_path = str(Path(app.outdir).parent / f".jupyter_cache-{mode}")
+        config.nb_execution_cache_path = str(
+            Path(app.outdir).parent / f".jupyter_cache-{mode}"
+        )
     if mode == "quick":
         config.nb_execution_timeout = int(config.course_quick_cell_timeout)
 
@@ -55,7 +60,8 @@ def _read_notebook_source(app, docname: str, source: list[str]) -> None:
     names = [
         cell.metadata["mystnb"]["figure"]["name"]
         for cell in notebook.cells
-        if cell.cell_type == "code" and cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
+        if cell.cell_type == "code"
+        and cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
     ]
     if not hasattr(app.env, "vaecourse_figures"):
         app.env.vaecourse_figures = {}
@@ -78,12 +84,19 @@ def _check_figures(app, env) -> None:
     for docname, names in sorted(getattr(env, "vaecourse_figures", {}).items()):
         for name in names:
             if name.lower() not in labels:
-                _logger.warning(f"the cell captioned as figure {name!r} displayed no image", location=docname)
+                _logger.warning(
+                    f"the cell captioned as figure {name!r} displayed no image",
+                    location=docname,
+                )
 
 
 def _write_student_sources(app, exception) -> None:
     """Without solutions, the notebooks offered for download are the student edition."""
-    if exception is not None or not app.config.hide_solutions or app.builder.format != "html":
+    if (
+        exception is not None
+        or not app.config.hide_solutions
+        or app.builder.format != "html"
+    ):
         return
     from vaecourse.exercises import student_notebook
 

@@ -36,15 +36,27 @@ def toc_chapters(root: Path = REPO_ROOT) -> list[Path]:
     return [root / f"{f}.ipynb" for f in files if (root / f"{f}.ipynb").exists()]
 
 
-def _execute(path: Path, quick: bool, checkpoints: Path, timeout: int) -> tuple[float, str]:
+def _execute(
+    path: Path, quick: bool, checkpoints: Path, timeout: int
+) -> tuple[float, str]:
     """Run one notebook in a fresh kernel; return (seconds, error or '')."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    env = child_environment({**os.environ, "VAECOURSE_QUICK": "1" if quick else "0",
-                             "VAECOURSE_CHECKPOINTS": str(checkpoints)})
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    env = child_environment(
+        {
+            **os.environ,
+            "VAECOURSE_QUICK": "1" if quick else "0",
+            "VAECOURSE_CHECKPOINTS": str(checkpoints),
+        }
+    )
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     saved = os.environ.copy()
     os.environ.clear()
     os.environ.update(env)  # the kernel inherits this process's environment
@@ -61,9 +73,15 @@ def _execute(path: Path, quick: bool, checkpoints: Path, timeout: int) -> tuple[
     return seconds, error
 
 
-def book(mode: str = "both", chapters: Sequence[str] | None = None, timeout: int = 1800,
-         json_path: str | None = None, keep_checkpoints: bool = False, out=None,
-         markdown_path: str | None = None) -> list[dict]:
+def book(
+    mode: str = "both",
+    chapters: Sequence[str] | None = None,
+    timeout: int = 1800,
+    json_path: str | None = None,
+    keep_checkpoints: bool = False,
+    out=None,
+    markdown_path: str | None = None,
+) -> list[dict]:
     """Execute each chapter in ``mode`` (quick, full or both) and print seconds per chapter.
 
     With ``markdown_path`` the table is also written as a Markdown page fragment, which the
@@ -75,12 +93,23 @@ def book(mode: str = "both", chapters: Sequence[str] | None = None, timeout: int
     paths = toc_chapters()
     if chapters:
         wanted = [c.removesuffix(".ipynb").split("/")[-1] for c in chapters]
-        unknown = [w for w in wanted if not any(p.stem == w or p.stem.startswith(w) for p in paths)]
+        unknown = [
+            w
+            for w in wanted
+            if not any(p.stem == w or p.stem.startswith(w) for p in paths)
+        ]
         if unknown:
-            raise ValueError(f"chapters {unknown} are not in _toc.yml; known: {[p.stem for p in paths]}")
-        paths = [p for p in paths if any(p.stem == w or p.stem.startswith(w) for w in wanted)]
+            raise ValueError(
+                f"chapters {unknown} are not in _toc.yml; known: {[p.stem for p in paths]}"
+            )
+        paths = [
+            p for p in paths if any(p.stem == w or p.stem.startswith(w) for w in wanted)
+        ]
     modes = ["quick", "full"] if mode == "both" else [mode]
-    print(f"# chapter execution times (nbclient, fresh kernel each, {describe_machine(torch.device('cpu'))})", file=out)
+    print(
+        f"# chapter execution times (nbclient, fresh kernel each, {describe_machine(torch.device('cpu'))})",
+        file=out,
+    )
     print(f"# before: {load_average()}", file=out)
     rows = []
     with tempfile.TemporaryDirectory(prefix="vaecourse-bench-ckpt-") as tmp:
@@ -90,18 +119,37 @@ def book(mode: str = "both", chapters: Sequence[str] | None = None, timeout: int
             # chapters (chapter 8) load what earlier ones trained in this same run, as in a book build.
             checkpoints = None if keep_checkpoints else Path(tmp)
             for p in paths:
-                seconds, error = _execute(p, m == "quick", checkpoints or Path(os.environ.get(
-                    "VAECOURSE_CHECKPOINTS", Path.home() / ".cache" / "vaecourse" / "checkpoints")), timeout)
+                seconds, error = _execute(
+                    p,
+                    m == "quick",
+                    checkpoints
+                    or Path(
+                        os.environ.get(
+                            "VAECOURSE_CHECKPOINTS",
+                            Path.home() / ".cache" / "vaecourse" / "checkpoints",
+                        )
+                    ),
+                    timeout,
+                )
                 results[p.stem][f"{m}_s"] = seconds
                 if error:
                     results[p.stem][f"{m}_error"] = error
-                print(f"{p.stem}: {m} {seconds:.1f} s{'  FAILED ' + error if error else ''}", file=out)
+                print(
+                    f"{p.stem}: {m} {seconds:.1f} s{'  FAILED ' + error if error else ''}",
+                    file=out,
+                )
                 out.flush()
         rows = list(results.values())
     print(file=out)
     header = ["chapter"] + [f"{m} (s)" for m in modes]
-    table_rows = [[r["chapter"]] + [r.get(f"{m}_s", float("nan")) if f"{m}_error" not in r else "failed"
-                                    for m in modes] for r in rows]
+    table_rows = [
+        [r["chapter"]]
+        + [
+            r.get(f"{m}_s", float("nan")) if f"{m}_error" not in r else "failed"
+            for m in modes
+        ]
+        for r in rows
+    ]
     totals = ["total"] + [sum(r.get(f"{m}_s", 0.0) for r in rows) for m in modes]
     table = format_table(header, table_rows + [totals])
     print(table, file=out)
@@ -111,9 +159,13 @@ def book(mode: str = "both", chapters: Sequence[str] | None = None, timeout: int
         Path(markdown_path).write_text(
             f"Measured with `{command}` on {describe_machine(torch.device('cpu'))}, "
             f"{time.strftime('%Y-%m-%d')}; each chapter in a fresh kernel, full-mode times including "
-            "the training of every model.\n\n" + table.replace("_", "\\_") + "\n")
+            "the training of every model.\n\n" + table.replace("_", "\\_") + "\n"
+        )
     if json_path:
-        Path(json_path).write_text(json.dumps(dict(machine=describe_machine(torch.device("cpu")), chapters=rows), indent=1))
+        Path(json_path).write_text(
+            json.dumps(
+                dict(machine=describe_machine(torch.device("cpu")), chapters=rows),
+                indent=1,
+            )
+        )
     return rows
-
-

@@ -12,9 +12,18 @@ import torch
 
 from ..threads import usable_cpus
 
-__all__ = ["REPO_ROOT", "describe_machine", "format_table", "load_average", "median", "pick_device", "sync"]
+__all__ = [
+    "REPO_ROOT",
+    "describe_machine",
+    "format_table",
+    "load_average",
+    "median",
+    "pick_device",
+    "sync",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
 
 def sync(device: torch.device) -> None:
     """Wait for the device's queued work, so that a wall-clock time covers it."""
@@ -37,9 +46,14 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str
     | 1 | x |
     """
     cells = [[str(c) for c in header]] + [[_fmt(c) for c in row] for row in rows]
-    numeric = [all(_is_number(row[i]) for row in rows) if rows else False for i in range(len(header))]
-    lines = ["| " + " | ".join(cells[0]) + " |",
-             "|" + "|".join("--:" if n else ":--" for n in numeric) + "|"]
+    numeric = [
+        all(_is_number(row[i]) for row in rows) if rows else False
+        for i in range(len(header))
+    ]
+    lines = [
+        "| " + " | ".join(cells[0]) + " |",
+        "|" + "|".join("--:" if n else ":--" for n in numeric) + "|",
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in cells[1:]]
     return "\n".join(lines)
 
@@ -52,7 +66,13 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "-"
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+        return (
+            f"{value:,.0f}"
+            if abs(value) >= 1000
+            else f"{value:.3g}"
+            if abs(value) < 10
+            else f"{value:.1f}"
+        )
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
@@ -83,7 +103,6 @@ def describe_machine(device: torch.device) -> str:
     return f"{cpu}, {os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
-
 def load_average() -> str:
     """The 1, 5 and 15-minute load averages (runnable processes), to print beside every timing."""
     try:
@@ -91,4 +110,3 @@ def load_average() -> str:
     except OSError:  # not available on Windows
         return "load average: unknown"
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {usable_cpus()} usable CPUs"
-

@@ -65,7 +65,9 @@ def linear_shapes(model: nn.Module) -> list[tuple[str, int, int, int]]:
     >>> linear_shapes(GaussianVAE(x_dim=784, z_dim=20, hidden=(400,)))
     [('encoder.0', 784, 400, 1), ('encoder.2', 400, 40, 1), ('decoder.0', 20, 400, 1), ('decoder.2', 400, 784, 1)]
     """
-    samples = int(getattr(model, "train_samples", 1)) * int(getattr(model, "iw_samples", 1))
+    samples = int(getattr(model, "train_samples", 1)) * int(
+        getattr(model, "iw_samples", 1)
+    )
     samples = max(samples, int(getattr(model, "num_samples", 1)))
     shapes = []
     for name, module in model.named_modules():
@@ -91,7 +93,9 @@ def training_flops_per_image(model: nn.Module) -> int:
     """
     total = 0
     for i, (_, n_in, n_out, copies) in enumerate(linear_shapes(model)):
-        per_copy = 6 * n_in * n_out if i > 0 else 4 * n_in * n_out  # the data need no gradient
+        per_copy = (
+            6 * n_in * n_out if i > 0 else 4 * n_in * n_out
+        )  # the data need no gradient
         total += copies * per_copy
     return total
 
@@ -122,24 +126,36 @@ def _run_products(products) -> None:
 
 def _timer(stmt: str, **globals) -> benchmark.Timer:
     """A ``torch.utils.benchmark.Timer`` at this process's thread count (its default is 1 thread)."""
-    return benchmark.Timer(stmt=stmt, globals=globals, num_threads=torch.get_num_threads())
+    return benchmark.Timer(
+        stmt=stmt, globals=globals, num_threads=torch.get_num_threads()
+    )
 
 
-def time_matmul_ceiling(model: nn.Module, batch_size: int, device: torch.device, seconds: float) -> float:
+def time_matmul_ceiling(
+    model: nn.Module, batch_size: int, device: torch.device, seconds: float
+) -> float:
     """Seconds per training step spent in the step's matrix products alone (median over ~``seconds``)."""
     products = _layer_products(model, batch_size, device)
     timer = _timer("run(products)", run=_run_products, products=products)
-    return timer.blocked_autorange(min_run_time=seconds).median  # synchronises CUDA itself
+    return timer.blocked_autorange(
+        min_run_time=seconds
+    ).median  # synchronises CUDA itself
 
 
 def time_square_matmul(n: int, device: torch.device, seconds: float = 0.2) -> float:
     """FLOP/s of an ``(n, n) @ (n, n)`` fp32 product (median over ~``seconds``)."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
-    return 2 * n**3 / _timer("a @ b", a=a, b=b).blocked_autorange(min_run_time=seconds).median
+    return (
+        2
+        * n**3
+        / _timer("a @ b", a=a, b=b).blocked_autorange(min_run_time=seconds).median
+    )
 
 
-def time_course_loop(model, x: torch.Tensor, batch_size: int, steps: int, optimizer, seed: int = 0) -> float:
+def time_course_loop(
+    model, x: torch.Tensor, batch_size: int, steps: int, optimizer, seed: int = 0
+) -> float:
     """Seconds per step of :func:`vaecourse.train` itself, for one epoch of ``steps`` batches.
 
     ``train`` measures its own time (``History.seconds``: the steps of the epoch, the device
@@ -147,8 +163,16 @@ def time_course_loop(model, x: torch.Tensor, batch_size: int, steps: int, optimi
     """
     from ..train import train
 
-    history = train(model, x[: steps * batch_size], epochs=1, batch_size=batch_size, optimizer=optimizer,
-                    progress=False, seed=seed, device=x.device)
+    history = train(
+        model,
+        x[: steps * batch_size],
+        epochs=1,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        progress=False,
+        seed=seed,
+        device=x.device,
+    )
     return history.seconds / steps
 
 
@@ -165,12 +189,15 @@ class _ItemDataset(torch.utils.data.Dataset):
         return self.x[i]
 
 
-def time_reference_loop(model, x: torch.Tensor, batch_size: int, steps: int, optimizer) -> float:
+def time_reference_loop(
+    model, x: torch.Tensor, batch_size: int, steps: int, optimizer
+) -> float:
     """Seconds per step of the common loop: a shuffling DataLoader over per-item access, batches
     moved to the device, and ``loss.item()`` logged every step."""
     device = model.device
-    loader = torch.utils.data.DataLoader(_ItemDataset(x[: steps * batch_size].cpu()), batch_size=batch_size,
-                                         shuffle=True)
+    loader = torch.utils.data.DataLoader(
+        _ItemDataset(x[: steps * batch_size].cpu()), batch_size=batch_size, shuffle=True
+    )
     model.train()
     running = 0.0
     sync(device)
@@ -194,12 +221,26 @@ def _speed_models() -> list[tuple[str, Callable[[], nn.Module]]]:
     hidden = _chapter3_hidden()
     label = "chapter 3" if hidden else "chapter 3 not found: assumed"
     hidden = hidden or [512, 256]
-    models = [("VAE 784-400-20 (course default)", lambda: GaussianVAE(x_dim=IMAGE_SIZE, z_dim=20, hidden=(400,)))]
-    for z_dim in (20, 2):  # chapter 3 trains a 20-D model (scored) and a 2-D one (drawn)
+    models = [
+        (
+            "VAE 784-400-20 (course default)",
+            lambda: GaussianVAE(x_dim=IMAGE_SIZE, z_dim=20, hidden=(400,)),
+        )
+    ]
+    for z_dim in (
+        20,
+        2,
+    ):  # chapter 3 trains a 20-D model (scored) and a 2-D one (drawn)
         name = f"VAE 784-{'-'.join(str(h) for h in hidden)}-{z_dim}"
         if name != "VAE 784-400-20":
-            models.append((f"{name} ({label})", lambda z_dim=z_dim: GaussianVAE(x_dim=IMAGE_SIZE, z_dim=z_dim,
-                                                                                 hidden=hidden)))
+            models.append(
+                (
+                    f"{name} ({label})",
+                    lambda z_dim=z_dim: GaussianVAE(
+                        x_dim=IMAGE_SIZE, z_dim=z_dim, hidden=hidden
+                    ),
+                )
+            )
     return models
 
 
@@ -215,14 +256,24 @@ def _chapter3_hidden() -> list[int] | None:
     return None
 
 
-def speed(device: str | None = None, batch_sizes: Sequence[int] = (128, 512), seconds: float = 1.0,
-          repeats: int = 7, reference_batch: int = 128, square: int | None = None,
-          n_images: int = 50_000, fused_adam: bool = True, out=None) -> list[dict]:
+def speed(
+    device: str | None = None,
+    batch_sizes: Sequence[int] = (128, 512),
+    seconds: float = 1.0,
+    repeats: int = 7,
+    reference_batch: int = 128,
+    square: int | None = None,
+    n_images: int = 50_000,
+    fused_adam: bool = True,
+    out=None,
+) -> list[dict]:
     """Time the course's training step against the matmul ceiling; print and return the table rows."""
     out = out or sys.stdout
     device = pick_device(device)
     if repeats < 1 or seconds <= 0:
-        raise ValueError(f"repeats must be >= 1 and seconds > 0, got {repeats} and {seconds}")
+        raise ValueError(
+            f"repeats must be >= 1 and seconds > 0, got {repeats} and {seconds}"
+        )
     if any(b < 1 for b in batch_sizes):
         raise ValueError(f"batch sizes must be positive, got {list(batch_sizes)}")
     square = square or (8192 if device.type == "cuda" else 2048)
@@ -231,8 +282,11 @@ def speed(device: str | None = None, batch_sizes: Sequence[int] = (128, 512), se
     x_all = (torch.rand(n_images, 784, generator=generator) < 0.13).float()
     print(f"# Training speed on {device.type}: {describe_machine(device)}", file=out)
     print(f"# before: {load_average()}", file=out)
-    print(f"# medians over {repeats} rounds of ~{seconds:g} s per timing; data: {n_images:,} images "
-          "held as one tensor", file=out)
+    print(
+        f"# medians over {repeats} rounds of ~{seconds:g} s per timing; data: {n_images:,} images "
+        "held as one tensor",
+        file=out,
+    )
     rows = []
     for label, make_model in _speed_models():
         model = make_model().to(device)
@@ -242,9 +296,13 @@ def speed(device: str | None = None, batch_sizes: Sequence[int] = (128, 512), se
         for batch_size in batch_sizes:
             steps = max(3, min(x.shape[0] // batch_size, 50))
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-            time_course_loop(model, x, batch_size, 3, optimizer)  # warm-up: allocations, Adam state
+            time_course_loop(
+                model, x, batch_size, 3, optimizer
+            )  # warm-up: allocations, Adam state
             per_step = time_course_loop(model, x, batch_size, steps, optimizer)
-            steps = max(3, min(x.shape[0] // batch_size, int(seconds / max(per_step, 1e-6))))
+            steps = max(
+                3, min(x.shape[0] // batch_size, int(seconds / max(per_step, 1e-6)))
+            )
             fused = None
             if fused_adam:
                 try:
@@ -253,56 +311,126 @@ def speed(device: str | None = None, batch_sizes: Sequence[int] = (128, 512), se
                 except (RuntimeError, TypeError):
                     fused = None
             reference = torch.optim.Adam(model.parameters(), lr=1e-3)
-            ref_steps = max(3, min(x.shape[0] // reference_batch, int(seconds / max(per_step, 1e-6))))
+            ref_steps = max(
+                3,
+                min(x.shape[0] // reference_batch, int(seconds / max(per_step, 1e-6))),
+            )
             time_reference_loop(model, x, reference_batch, 3, reference)
             r = dict(course=[], fused=[], ceiling=[], square=[], reference=[])
             for _ in range(repeats):
-                r["ceiling"].append(time_matmul_ceiling(model, batch_size, device, seconds))
-                r["square"].append(time_square_matmul(square, device, seconds=min(seconds, 0.5)))
-                r["course"].append(time_course_loop(model, x, batch_size, steps, optimizer))
+                r["ceiling"].append(
+                    time_matmul_ceiling(model, batch_size, device, seconds)
+                )
+                r["square"].append(
+                    time_square_matmul(square, device, seconds=min(seconds, 0.5))
+                )
+                r["course"].append(
+                    time_course_loop(model, x, batch_size, steps, optimizer)
+                )
                 if fused is not None:
-                    r["fused"].append(time_course_loop(model, x, batch_size, steps, fused))
-                r["reference"].append(time_reference_loop(model, x, reference_batch, ref_steps, reference))
+                    r["fused"].append(
+                        time_course_loop(model, x, batch_size, steps, fused)
+                    )
+                r["reference"].append(
+                    time_reference_loop(model, x, reference_batch, ref_steps, reference)
+                )
             course_ips = [batch_size / t for t in r["course"]]
             ceiling_ips = [batch_size / t for t in r["ceiling"]]
             square_ips = [f / flops for f in r["square"]]
             ref_ips = [reference_batch / t for t in r["reference"]]
             fused_ips = [batch_size / t for t in r["fused"]]
             row = dict(
-                model=label, batch=batch_size, mflop_per_image=flops / 1e6,
+                model=label,
+                batch=batch_size,
+                mflop_per_image=flops / 1e6,
                 course_ips=median(course_ips),
-                ceiling_gflops=median([flops * batch_size / t / 1e9 for t in r["ceiling"]]),
+                ceiling_gflops=median(
+                    [flops * batch_size / t / 1e9 for t in r["ceiling"]]
+                ),
                 ceiling_ips=median(ceiling_ips),
                 ratio=median([c / m for c, m in zip(course_ips, ceiling_ips)]),
                 square_gflops=median([f / 1e9 for f in r["square"]]),
                 square_ips=median(square_ips),
                 ratio_square=median([c / s for c, s in zip(course_ips, square_ips)]),
                 fused_ips=median(fused_ips) if fused_ips else float("nan"),
-                fused_ratio=median([c / m for c, m in zip(fused_ips, ceiling_ips)]) if fused_ips else float("nan"),
+                fused_ratio=median([c / m for c, m in zip(fused_ips, ceiling_ips)])
+                if fused_ips
+                else float("nan"),
                 reference_ips=median(ref_ips),
-                course_vs_reference=median([c / f for c, f in zip(course_ips, ref_ips)]),
+                course_vs_reference=median(
+                    [c / f for c, f in zip(course_ips, ref_ips)]
+                ),
             )
             rows.append(row)
     print(file=out)
-    print(format_table(
-        ["model", "batch", "MFLOP/img", "plain Adam img/s", "ceiling img/s", "ratio",
-         "course (fused Adam) img/s", "ratio"],
-        [[r["model"], r["batch"], r["mflop_per_image"], r["course_ips"], r["ceiling_ips"], r["ratio"],
-          r["fused_ips"], r["fused_ratio"]] for r in rows]), file=out)
+    print(
+        format_table(
+            [
+                "model",
+                "batch",
+                "MFLOP/img",
+                "plain Adam img/s",
+                "ceiling img/s",
+                "ratio",
+                "course (fused Adam) img/s",
+                "ratio",
+            ],
+            [
+                [
+                    r["model"],
+                    r["batch"],
+                    r["mflop_per_image"],
+                    r["course_ips"],
+                    r["ceiling_ips"],
+                    r["ratio"],
+                    r["fused_ips"],
+                    r["fused_ratio"],
+                ]
+                for r in rows
+            ],
+        ),
+        file=out,
+    )
     print(file=out)
-    print(format_table(
-        ["model", "batch", "matmul GFLOP/s (model shapes)", f"square {square} GFLOP/s",
-         "square ceiling img/s", "course/square", f"DataLoader loop img/s (batch {reference_batch})",
-         "course/DataLoader"],
-        [[r["model"], r["batch"], r["ceiling_gflops"], r["square_gflops"], r["square_ips"], r["ratio_square"],
-          r["reference_ips"], r["course_vs_reference"]] for r in rows]), file=out)
+    print(
+        format_table(
+            [
+                "model",
+                "batch",
+                "matmul GFLOP/s (model shapes)",
+                f"square {square} GFLOP/s",
+                "square ceiling img/s",
+                "course/square",
+                f"DataLoader loop img/s (batch {reference_batch})",
+                "course/DataLoader",
+            ],
+            [
+                [
+                    r["model"],
+                    r["batch"],
+                    r["ceiling_gflops"],
+                    r["square_gflops"],
+                    r["square_ips"],
+                    r["ratio_square"],
+                    r["reference_ips"],
+                    r["course_vs_reference"],
+                ]
+                for r in rows
+            ],
+        ),
+        file=out,
+    )
     print(file=out)
-    print("# ceiling img/s = FLOP/s of the step's own matrix products timed alone / (FLOP/img), with "
-          "FLOP/img = sum over linear layers of 6*n_in*n_out (decoder x samples of z) - 2*D*h1;", file=out)
-    print("# ratio = img/s / ceiling img/s (median of per-round ratios); 'course (fused Adam)' is what "
-          "vaecourse.train runs (fused Adam on CPU and CUDA); 'plain Adam' is the same loop with the "
-          "default per-tensor Adam; the second table's 'course' columns use plain Adam.", file=out)
+    print(
+        "# ceiling img/s = FLOP/s of the step's own matrix products timed alone / (FLOP/img), with "
+        "FLOP/img = sum over linear layers of 6*n_in*n_out (decoder x samples of z) - 2*D*h1;",
+        file=out,
+    )
+    print(
+        "# ratio = img/s / ceiling img/s (median of per-round ratios); 'course (fused Adam)' is what "
+        "vaecourse.train runs (fused Adam on CPU and CUDA); 'plain Adam' is the same loop with the "
+        "default per-tensor Adam; the second table's 'course' columns use plain Adam.",
+        file=out,
+    )
     print(f"# after: {load_average()}", file=out)
     return rows
-
-

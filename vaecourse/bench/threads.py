@@ -23,8 +23,14 @@ from .common import format_table, load_average, median
 
 __all__ = ["SETTINGS", "threads", "time_settings"]
 
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
-                     "KMP_BLOCKTIME", "VAECOURSE_THREADS")  # the settings compared are set from scratch
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
+    "KMP_BLOCKTIME",
+    "VAECOURSE_THREADS",
+)  # the settings compared are set from scratch
 
 
 def _settings() -> dict[str, dict]:
@@ -34,22 +40,39 @@ def _settings() -> dict[str, dict]:
         "torch default": dict(env={"VAECOURSE_THREADS": "torch"}),
         "1 thread": dict(env={"VAECOURSE_THREADS": "torch", "OMP_NUM_THREADS": "1"}),
         "usable CPUs": dict(env={"VAECOURSE_THREADS": "torch", "OMP_NUM_THREADS": n}),
-        "OMP_WAIT_POLICY=PASSIVE": dict(env={"VAECOURSE_THREADS": "torch", "OMP_WAIT_POLICY": "PASSIVE"}),
+        "OMP_WAIT_POLICY=PASSIVE": dict(
+            env={"VAECOURSE_THREADS": "torch", "OMP_WAIT_POLICY": "PASSIVE"}
+        ),
         "1 inter-op thread": dict(env={"VAECOURSE_THREADS": "torch"}, interop=1),
-        **{f"GOMP_SPINCOUNT={n}": dict(env={"VAECOURSE_THREADS": "torch", "GOMP_SPINCOUNT": str(n)})
-           for n in _SPIN_COUNTS},
-        "course policy": dict(env={}),  # decided by the process itself, at `import vaecourse`
-        "torch default, Jupyter kernel": dict(env={"VAECOURSE_THREADS": "torch"}, kernel=True),
+        **{
+            f"GOMP_SPINCOUNT={n}": dict(
+                env={"VAECOURSE_THREADS": "torch", "GOMP_SPINCOUNT": str(n)}
+            )
+            for n in _SPIN_COUNTS
+        },
+        "course policy": dict(
+            env={}
+        ),  # decided by the process itself, at `import vaecourse`
+        "torch default, Jupyter kernel": dict(
+            env={"VAECOURSE_THREADS": "torch"}, kernel=True
+        ),
         "course policy, Jupyter kernel": dict(env={}, kernel=True),
     }
 
 
 _SPIN_COUNTS = (1000, 3000, 10000, 30000)
 
-SETTINGS: tuple[str, ...] = ("torch default", "1 thread", "usable CPUs", "OMP_WAIT_POLICY=PASSIVE",
-                             "1 inter-op thread", *(f"GOMP_SPINCOUNT={n}" for n in _SPIN_COUNTS),
-                             "course policy",
-                             "torch default, Jupyter kernel", "course policy, Jupyter kernel")
+SETTINGS: tuple[str, ...] = (
+    "torch default",
+    "1 thread",
+    "usable CPUs",
+    "OMP_WAIT_POLICY=PASSIVE",
+    "1 inter-op thread",
+    *(f"GOMP_SPINCOUNT={n}" for n in _SPIN_COUNTS),
+    "course policy",
+    "torch default, Jupyter kernel",
+    "course policy, Jupyter kernel",
+)
 """The settings compared, by name (``--settings`` picks some of them)."""
 
 
@@ -64,33 +87,70 @@ def _worker(spec: dict) -> None:
 
     batch, steps = spec["batch"], spec["steps"]
     generator = torch.Generator().manual_seed(0)
-    x = (torch.rand(batch * steps, 784, generator=generator) < 0.13).float()  # stands in for MNIST
+    x = (
+        torch.rand(batch * steps, 784, generator=generator) < 0.13
+    ).float()  # stands in for MNIST
     model = GaussianVAE(x_dim=784, z_dim=20, hidden=(400,))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    train(model, x[: 3 * batch], epochs=1, batch_size=batch, optimizer=optimizer, progress=False)  # warm-up
+    train(
+        model,
+        x[: 3 * batch],
+        epochs=1,
+        batch_size=batch,
+        optimizer=optimizer,
+        progress=False,
+    )  # warm-up
     rates = []
     deadline = time.perf_counter() + spec["seconds"]
     while not rates or time.perf_counter() < deadline:
-        history = train(model, x, epochs=1, batch_size=batch, optimizer=optimizer, progress=False)
+        history = train(
+            model, x, epochs=1, batch_size=batch, optimizer=optimizer, progress=False
+        )
         rates.append(history.images / history.seconds)
-    print(json.dumps(dict(ips=median(rates), threads=torch.get_num_threads(),
-                          interop=torch.get_num_interop_threads(),
-                          wait=os.environ.get("OMP_WAIT_POLICY", "spin"))))
+    print(
+        json.dumps(
+            dict(
+                ips=median(rates),
+                threads=torch.get_num_threads(),
+                interop=torch.get_num_interop_threads(),
+                wait=os.environ.get("OMP_WAIT_POLICY", "spin"),
+            )
+        )
+    )
 
 
-def _run_setting(name: str, spec: dict, batch: int, steps: int, seconds: float, timeout: float) -> dict:
+def _run_setting(
+    name: str, spec: dict, batch: int, steps: int, seconds: float, timeout: float
+) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in _THREAD_VARIABLES}
     env.update(spec["env"])
-    job = json.dumps(dict(batch=batch, steps=steps, seconds=seconds, interop=spec.get("interop")))
+    job = json.dumps(
+        dict(batch=batch, steps=steps, seconds=seconds, interop=spec.get("interop"))
+    )
     try:
         if spec.get("kernel"):
             return json.loads(_run_in_kernel(job, env, timeout))
         command = [sys.executable, "-m", "vaecourse.bench.threads", job]
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=True)
+        done = subprocess.run(
+            command,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
     except (subprocess.TimeoutExpired, TimeoutError):
-        return dict(ips=float("nan"), threads="-", interop="-", wait="-", error=f"over {timeout:.0f} s")
+        return dict(
+            ips=float("nan"),
+            threads="-",
+            interop="-",
+            wait="-",
+            error=f"over {timeout:.0f} s",
+        )
     except subprocess.CalledProcessError as error:
-        raise RuntimeError(f"setting {name!r} failed:\n{error.stderr[-2000:]}") from None
+        raise RuntimeError(
+            f"setting {name!r} failed:\n{error.stderr[-2000:]}"
+        ) from None
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -112,7 +172,11 @@ def _run_in_kernel(job: str, env: dict[str, str], timeout: float) -> str:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    text = "".join(o.get("text", "") for o in notebook.cells[0].outputs if o.get("name") == "stdout")
+    text = "".join(
+        o.get("text", "")
+        for o in notebook.cells[0].outputs
+        if o.get("name") == "stdout"
+    )
     return text.strip().splitlines()[-1]
 
 
@@ -132,8 +196,15 @@ class _Neighbours:
             process.wait()
 
 
-def time_settings(names: Sequence[str], loaded: bool, rounds: int = 3, batch: int = 128, steps: int = 20,
-                  seconds: float = 2.0, timeout: float = 300.0) -> dict[str, dict]:
+def time_settings(
+    names: Sequence[str],
+    loaded: bool,
+    rounds: int = 3,
+    batch: int = 128,
+    steps: int = 20,
+    seconds: float = 2.0,
+    timeout: float = 300.0,
+) -> dict[str, dict]:
     """Images/s of each setting (median over ``rounds``, settings interleaved within a round)."""
     specs = _settings()
     unknown = [n for n in names if n not in specs]
@@ -144,42 +215,97 @@ def time_settings(names: Sequence[str], loaded: bool, rounds: int = 3, batch: in
         for name in names:
             if loaded:
                 with _Neighbours():
-                    runs[name].append(_run_setting(name, specs[name], batch, steps, seconds, timeout))
+                    runs[name].append(
+                        _run_setting(name, specs[name], batch, steps, seconds, timeout)
+                    )
             else:
-                runs[name].append(_run_setting(name, specs[name], batch, steps, seconds, timeout))
-            print(f"#   {'loaded' if loaded else 'quiet'}: {name}: {runs[name][-1]['ips']:,.0f} img/s "
-                  f"({load_average()})", file=sys.stderr, flush=True)
-    return {n: dict(runs[n][-1], ips=median([r["ips"] for r in runs[n]])) for n in names}
+                runs[name].append(
+                    _run_setting(name, specs[name], batch, steps, seconds, timeout)
+                )
+            print(
+                f"#   {'loaded' if loaded else 'quiet'}: {name}: {runs[name][-1]['ips']:,.0f} img/s "
+                f"({load_average()})",
+                file=sys.stderr,
+                flush=True,
+            )
+    return {
+        n: dict(runs[n][-1], ips=median([r["ips"] for r in runs[n]])) for n in names
+    }
 
 
-def threads(settings: Sequence[str] = SETTINGS, rounds: int = 3, seconds: float = 2.0, batch: int = 128,
-            out=None) -> list[dict]:
+def threads(
+    settings: Sequence[str] = SETTINGS,
+    rounds: int = 3,
+    seconds: float = 2.0,
+    batch: int = 128,
+    out=None,
+) -> list[dict]:
     """Print a table of images/s, quiet and loaded, for each thread setting; return its rows."""
     out = out or sys.stdout
     cpus = usable_cpus()
-    print(f"# training step (GaussianVAE 784-400-20, batch {batch}), {cpus} usable CPUs, medians over "
-          f"{rounds} rounds of ~{seconds:g} s in a fresh process per setting", file=out)
+    print(
+        f"# training step (GaussianVAE 784-400-20, batch {batch}), {cpus} usable CPUs, medians over "
+        f"{rounds} rounds of ~{seconds:g} s in a fresh process per setting",
+        file=out,
+    )
     print(f"# quiet: before, {load_average()}", file=out)
     out.flush()
-    quiet = time_settings(settings, loaded=False, rounds=rounds, batch=batch, seconds=seconds)
+    quiet = time_settings(
+        settings, loaded=False, rounds=rounds, batch=batch, seconds=seconds
+    )
     print(f"# quiet: after, {load_average()}", file=out)
     print(f"# loaded ({cpus} busy neighbours): before, {load_average()}", file=out)
     out.flush()
-    loaded = time_settings(settings, loaded=True, rounds=rounds, batch=batch, seconds=seconds)
+    loaded = time_settings(
+        settings, loaded=True, rounds=rounds, batch=batch, seconds=seconds
+    )
     print(f"# loaded: after, {load_average()}", file=out)
     reference = quiet[settings[0]]["ips"]
-    rows = [dict(setting=name, threads=quiet[name]["threads"], interop=quiet[name]["interop"],
-                 wait=f"{quiet[name].get('wait', '-')}/{loaded[name].get('wait', '-')}",
-                 quiet_ips=quiet[name]["ips"], loaded_ips=loaded[name]["ips"],
-                 quiet_vs_first=quiet[name]["ips"] / reference,
-                 loaded_vs_quiet=loaded[name]["ips"] / quiet[name]["ips"],
-                 loaded_vs_first_quiet=loaded[name]["ips"] / reference) for name in settings]
+    rows = [
+        dict(
+            setting=name,
+            threads=quiet[name]["threads"],
+            interop=quiet[name]["interop"],
+            wait=f"{quiet[name].get('wait', '-')}/{loaded[name].get('wait', '-')}",
+            quiet_ips=quiet[name]["ips"],
+            loaded_ips=loaded[name]["ips"],
+            quiet_vs_first=quiet[name]["ips"] / reference,
+            loaded_vs_quiet=loaded[name]["ips"] / quiet[name]["ips"],
+            loaded_vs_first_quiet=loaded[name]["ips"] / reference,
+        )
+        for name in settings
+    ]
     print(file=out)
-    print(format_table(
-        ["setting", "threads", "inter-op", "waiting (quiet/loaded)", "quiet img/s", "loaded img/s", f"quiet / {settings[0]}",
-         "loaded / own quiet", f"loaded / quiet {settings[0]}"],
-        [[r["setting"], r["threads"], r["interop"], r["wait"], r["quiet_ips"], r["loaded_ips"], f"{r['quiet_vs_first']:.2f}",
-          f"{r['loaded_vs_quiet']:.2f}", f"{r['loaded_vs_first_quiet']:.2f}"] for r in rows]), file=out)
+    print(
+        format_table(
+            [
+                "setting",
+                "threads",
+                "inter-op",
+                "waiting (quiet/loaded)",
+                "quiet img/s",
+                "loaded img/s",
+                f"quiet / {settings[0]}",
+                "loaded / own quiet",
+                f"loaded / quiet {settings[0]}",
+            ],
+            [
+                [
+                    r["setting"],
+                    r["threads"],
+                    r["interop"],
+                    r["wait"],
+                    r["quiet_ips"],
+                    r["loaded_ips"],
+                    f"{r['quiet_vs_first']:.2f}",
+                    f"{r['loaded_vs_quiet']:.2f}",
+                    f"{r['loaded_vs_first_quiet']:.2f}",
+                ]
+                for r in rows
+            ],
+        ),
+        file=out,
+    )
     return rows
 
 

@@ -19,7 +19,9 @@ import re
 
 __all__: list[str] = []
 
-_CHAPTER = re.compile(r"ch\d\d|[a-z]+")  # checks/ch00.py ... checks/ch08.py, checks/relaxations.py
+_CHAPTER = re.compile(
+    r"ch\d\d|[a-z]+"
+)  # checks/ch00.py ... checks/ch08.py, checks/relaxations.py
 
 
 def _collect() -> dict[str, str]:

@@ -15,7 +15,8 @@ import random
 import signal
 import sys
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -188,9 +189,15 @@ def changed_input(before: tuple, args: tuple, kwargs: dict) -> str | None:
 
 
 def call(
-    fn: Callable, args: tuple = (), kwargs: dict | None = None, label: str | None = None
+    fn: Callable,
+    args: tuple = (),
+    kwargs: dict | None = None,
+    label: str | None = None,
+    limit_factor: float = 1.0,
 ) -> Any:
-    """``fn(*args, **kwargs)`` within :data:`TIME_LIMIT`; :class:`Failed` if wrong.
+    """``fn(*args, **kwargs)`` within ``limit_factor`` times :data:`TIME_LIMIT`; :class:`Failed` if wrong.
+
+    A ``limit_factor`` above 1 is for answers that legitimately take longer (they train a model).
 
     Wrong is: any exception, a call that takes too long, an input changed in place, or
     torch's default dtype, default device or grad mode left changed (they are put back).
@@ -202,7 +209,11 @@ def call(
     """
     kwargs = {} if kwargs is None else kwargs
     where = f"on {label}: " if label else ""
-    before, settings, limit = clone((args, kwargs)), _settings(), TIME_LIMIT
+    before, settings, limit = (
+        clone((args, kwargs)),
+        _settings(),
+        TIME_LIMIT * limit_factor,
+    )
     try:
         with time_limit(limit):
             out = fn(*args, **kwargs)

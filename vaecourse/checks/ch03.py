@@ -178,58 +178,83 @@ def check_elbo_single_sample(fn) -> bool:
     )
 
 
-
 def _rate_and_active(model: GaussianVAE, x: torch.Tensor) -> tuple[float, int]:
     """Average KL to the prior (nats) and the number of dimensions whose posterior mean varies."""
     with torch.no_grad():
         mu, log_sigma = model.encode(x)  # (B, Dz) each
-    return kl_normal_standard(mu, log_sigma).mean().item(), int((mu.var(0) > 0.01).sum())
+    return kl_normal_standard(mu, log_sigma).mean().item(), int(
+        (mu.var(0) > 0.01).sum()
+    )
 
 
-def check_train_beta_vae(fn, num_train: int = 3000, num_valid: int = 1000, epochs: int = 2,
-                         betas: tuple[float, float] = (1.0, 8.0)) -> bool:
+TRAINING_LIMIT_FACTOR = 12
+"""The student's training function may take this many times the usual limit (5 s -> 1 minute)."""
+
+
+@verdict("train_beta_vae")
+def check_train_beta_vae(
+    fn,
+    num_train: int = 3000,
+    num_valid: int = 1000,
+    epochs: int = 2,
+    betas: tuple[float, float] = (1.0, 8.0),
+) -> str:
     """Check ``fn(beta, x_train, epochs)``: a trained 20-D :class:`GaussianVAE` with KL weight ``beta``.
 
     The check trains one model per ``beta`` with the student's function on the same
-    ``num_train`` training images and measures the outcome on ``num_valid`` validation images: the model must carry the requested ``beta``, training
-    must have raised its validation ELBO above that of a fresh model, and the larger ``beta``
-    must give the lower rate (average KL to the prior) and no more active dimensions.
+    ``num_train`` training images and measures the outcome on ``num_valid`` validation images:
+    the model must carry the requested ``beta``, training must have raised its validation ELBO
+    above that of a fresh model, and the larger ``beta`` must give the lower rate (average KL to
+    the prior) and no more active dimensions.
     """
     from ..data import load_binarized_mnist
 
-    name = "train_beta_vae"
-    if not callable(fn):
-        return report(name, False, f"expected a function, got {type(fn).__name__}")
     x_train = load_binarized_mnist("train")[:num_train]
     x_valid = load_binarized_mnist("valid")[:num_valid]
     outcome = {}
     for beta in betas:
-        try:
-            torch.manual_seed(0)
-            model = fn(beta, x_train, epochs)
-        except NotImplementedError as error:
-            return report(name, False, "not implemented yet" + (f" ({error})" if str(error) else ""))
-        except Exception as error:
-            return report(name, False, f"raised {type(error).__name__}: {error}")
-        if not isinstance(model, GaussianVAE):
-            return report(name, False, f"should return a GaussianVAE, got {type(model).__name__}")
-        if model.beta != beta:
-            return report(name, False, f"asked for beta = {beta:g}, the model has beta = {model.beta:g}")
         torch.manual_seed(0)
-        fresh = GaussianVAE(model.x_dim, model.z_dim, hidden=model.config["hidden"], beta=beta)
+        model = call(
+            fn,
+            (beta, x_train, epochs),
+            label=f"beta = {beta:g}",
+            limit_factor=TRAINING_LIMIT_FACTOR,
+        )
+        if not isinstance(model, GaussianVAE):
+            raise Failed(f"should return a GaussianVAE, got {type(model).__name__}")
+        if model.beta != beta:
+            raise Failed(
+                f"asked for beta = {beta:g}, the model has beta = {model.beta:g}"
+            )
+        torch.manual_seed(0)
+        fresh = GaussianVAE(
+            model.x_dim, model.z_dim, hidden=model.config["hidden"], beta=beta
+        )
         with torch.no_grad():
             trained, untrained = (m.elbo_terms(x_valid) for m in (model, fresh))
-        gain = (trained["log_px_z"] - trained["kl"]).mean() - (untrained["log_px_z"] - untrained["kl"]).mean()
-        if gain < 5:  # nats; a single epoch gains hundreds, sampling noise a fraction of one
-            return report(name, False, f"beta = {beta:g}: the validation ELBO is within {gain:.1f} nats of a fresh "
-                                       "model's (was the model trained on x_train?)")
+        gain = (trained["log_px_z"] - trained["kl"]).mean() - (
+            untrained["log_px_z"] - untrained["kl"]
+        ).mean()
+        if (
+            not gain >= 5
+        ):  # nats; a single epoch gains hundreds, sampling noise a fraction of one
+            raise Failed(
+                f"beta = {beta:g}: the validation ELBO is within {gain:.1f} nats of a fresh "
+                "model's (was the model trained on x_train?)"
+            )
         outcome[beta] = _rate_and_active(model, x_valid)
     (rate_lo, active_lo), (rate_hi, active_hi) = outcome[betas[0]], outcome[betas[1]]
     if not rate_hi < rate_lo:
-        return report(name, False, f"the rate at beta = {betas[1]:g} ({rate_hi:.1f} nats) should be below "
-                                   f"the rate at beta = {betas[0]:g} ({rate_lo:.1f} nats)")
+        raise Failed(
+            f"the rate at beta = {betas[1]:g} ({rate_hi:.1f} nats) should be below "
+            f"the rate at beta = {betas[0]:g} ({rate_lo:.1f} nats)"
+        )
     if active_hi > active_lo:
-        return report(name, False, f"beta = {betas[1]:g} kept more active dimensions ({active_hi}) than "
-                                   f"beta = {betas[0]:g} ({active_lo})")
-    return report(name, True, f"rate {rate_lo:.1f} -> {rate_hi:.1f} nats and active dimensions "
-                              f"{active_lo} -> {active_hi} as beta goes {betas[0]:g} -> {betas[1]:g}")
+        raise Failed(
+            f"beta = {betas[1]:g} kept more active dimensions ({active_hi}) than "
+            f"beta = {betas[0]:g} ({active_lo})"
+        )
+    return (
+        f"rate {rate_lo:.1f} -> {rate_hi:.1f} nats and active dimensions "
+        f"{active_lo} -> {active_hi} as beta goes {betas[0]:g} -> {betas[1]:g}"
+    )

@@ -14,11 +14,26 @@ __all__ = ["check_iw_bound", "check_log_weights", "check_dreg_weights"]
 def _log_w_cases(requires_grad: bool) -> list[Case]:
     g = gen(12)
     return [
-        Case("log-weights near -100 nats, K = 8", (
-            (-100 + 5 * torch.randn(8, 4, generator=g)).requires_grad_(requires_grad),)),
-        Case("a single sample, K = 1", (torch.randn(1, 3, generator=g).requires_grad_(requires_grad),)),
-        Case("log-weights near -1000 that underflow exp()", (
-            torch.tensor([[-1000.0, -1010.0], [-1001.0, -2000.0], [-1003.0, -1005.0]]).requires_grad_(requires_grad),)),
+        Case(
+            "log-weights near -100 nats, K = 8",
+            (
+                (-100 + 5 * torch.randn(8, 4, generator=g)).requires_grad_(
+                    requires_grad
+                ),
+            ),
+        ),
+        Case(
+            "a single sample, K = 1",
+            (torch.randn(1, 3, generator=g).requires_grad_(requires_grad),),
+        ),
+        Case(
+            "log-weights near -1000 that underflow exp()",
+            (
+                torch.tensor(
+                    [[-1000.0, -1010.0], [-1001.0, -2000.0], [-1003.0, -1005.0]]
+                ).requires_grad_(requires_grad),
+            ),
+        ),
     ]
 
 
@@ -30,16 +45,29 @@ def check_iw_bound(fn) -> bool:
     ✓ iw_bound: correct on 3 inputs, gradients included
     True
     """
-    return run_check("iw_bound", fn, lambda log_w: log_mean_exp(log_w, dim=0), _log_w_cases(True),
-                     atol=1e-4, rtol=1e-5, check_grad=True)
+    return run_check(
+        "iw_bound",
+        fn,
+        lambda log_w: log_mean_exp(log_w, dim=0),
+        _log_w_cases(True),
+        atol=1e-4,
+        rtol=1e-5,
+        check_grad=True,
+    )
 
 
-def _log_weights(model: GaussianVAE, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+def _log_weights(
+    model: GaussianVAE, x: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
     """Reference: :math:`\\log p(x \\mid z_k) + \\log p(z_k) - \\log q(z_k \\mid x)` with
     :math:`z_k = \\mu + \\sigma \\varepsilon_k`, ``(K, B)``."""
     mu, log_sigma = model.encode(x)  # (B, Dz) each
     z = mu + torch.exp(log_sigma) * eps  # (K, B, Dz)
-    return log_bernoulli(x, model.decode(z)) + log_standard_normal(z) - log_normal(z, mu, log_sigma)
+    return (
+        log_bernoulli(x, model.decode(z))
+        + log_standard_normal(z)
+        - log_normal(z, mu, log_sigma)
+    )
 
 
 def check_log_weights(fn) -> bool:
@@ -56,11 +84,16 @@ def check_log_weights(fn) -> bool:
         larger = GaussianVAE(x_dim=784, z_dim=20, hidden=(64,))
     g = gen(13)
     cases = []
-    for label, model, k in (("a small VAE, K = 1", small, 1), ("a 784-64-20 VAE, K = 5", larger, 5)):
+    for label, model, k in (
+        ("a small VAE, K = 1", small, 1),
+        ("a 784-64-20 VAE, K = 5", larger, 5),
+    ):
         x = torch.bernoulli(torch.full((4, model.x_dim), 0.3), generator=g)
         eps = torch.randn(k, 4, model.z_dim, generator=g).requires_grad_()
         cases.append(Case(label, (model, x, eps)))
-    return run_check("log_weights", fn, _log_weights, cases, atol=1e-3, rtol=1e-5, check_grad=True)
+    return run_check(
+        "log_weights", fn, _log_weights, cases, atol=1e-3, rtol=1e-5, check_grad=True
+    )
 
 
 def check_dreg_weights(fn) -> bool:
@@ -71,5 +104,11 @@ def check_dreg_weights(fn) -> bool:
     ✓ dreg_weights: correct on 3 inputs
     True
     """
-    return run_check("dreg_weights", fn, lambda log_w: torch.softmax(log_w.detach(), dim=0) ** 2,
-                     _log_w_cases(False), atol=1e-6, rtol=1e-5)
+    return run_check(
+        "dreg_weights",
+        fn,
+        lambda log_w: torch.softmax(log_w.detach(), dim=0) ** 2,
+        _log_w_cases(False),
+        atol=1e-6,
+        rtol=1e-5,
+    )

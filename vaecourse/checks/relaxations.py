@@ -7,10 +7,16 @@ import torch
 from ..estimators import straight_through
 from ._verdict import Case, gen, run_check
 
-__all__ = ["check_relaxed_bernoulli_sample", "check_relaxed_gradient_mean", "check_straight_through"]
+__all__ = [
+    "check_relaxed_bernoulli_sample",
+    "check_relaxed_gradient_mean",
+    "check_straight_through",
+]
 
 
-def _relaxed_bernoulli_sample(logits: torch.Tensor, u: torch.Tensor, temperature: float) -> torch.Tensor:
+def _relaxed_bernoulli_sample(
+    logits: torch.Tensor, u: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """Reference: sigma((logits + log u - log(1 - u)) / temperature)."""
     return torch.sigmoid((logits + torch.log(u) - torch.log1p(-u)) / temperature)
 
@@ -24,15 +30,39 @@ def check_relaxed_bernoulli_sample(fn) -> bool:
     """
     g = gen(0)
     cases = [
-        Case("3 samples of a (2, 4) batch, temperature 1",
-             (torch.randn(2, 4, generator=g, requires_grad=True), torch.rand(3, 2, 4, generator=g) * 0.98 + 0.01, 1.0)),
-        Case("temperature 0.1 (nearly binary)",
-             (torch.randn(5, generator=g, requires_grad=True), torch.rand(5, generator=g) * 0.98 + 0.01, 0.1)),
-        Case("temperature 3, float64",
-             (torch.randn(2, 3, generator=g, dtype=torch.float64, requires_grad=True),
-              torch.rand(2, 3, generator=g, dtype=torch.float64) * 0.98 + 0.01, 3.0)),
+        Case(
+            "3 samples of a (2, 4) batch, temperature 1",
+            (
+                torch.randn(2, 4, generator=g, requires_grad=True),
+                torch.rand(3, 2, 4, generator=g) * 0.98 + 0.01,
+                1.0,
+            ),
+        ),
+        Case(
+            "temperature 0.1 (nearly binary)",
+            (
+                torch.randn(5, generator=g, requires_grad=True),
+                torch.rand(5, generator=g) * 0.98 + 0.01,
+                0.1,
+            ),
+        ),
+        Case(
+            "temperature 3, float64",
+            (
+                torch.randn(2, 3, generator=g, dtype=torch.float64, requires_grad=True),
+                torch.rand(2, 3, generator=g, dtype=torch.float64) * 0.98 + 0.01,
+                3.0,
+            ),
+        ),
     ]
-    return run_check("relaxed_bernoulli_sample", fn, _relaxed_bernoulli_sample, cases, atol=1e-5, check_grad=True)
+    return run_check(
+        "relaxed_bernoulli_sample",
+        fn,
+        _relaxed_bernoulli_sample,
+        cases,
+        atol=1e-5,
+        check_grad=True,
+    )
 
 
 def check_straight_through(fn) -> bool:
@@ -44,13 +74,27 @@ def check_straight_through(fn) -> bool:
     """
     g = gen(1)
     cases = []
-    for label, shape in (("a (3, 4) batch", (3, 4)), ("K = 2 samples of (2, 5)", (2, 2, 5)), ("one value", (1,))):
+    for label, shape in (
+        ("a (3, 4) batch", (3, 4)),
+        ("K = 2 samples of (2, 5)", (2, 2, 5)),
+        ("one value", (1,)),
+    ):
         soft = torch.rand(*shape, generator=g)
         cases.append(Case(label, ((soft > 0.5).float(), soft.requires_grad_(True))))
-    return run_check("straight_through", fn, straight_through, cases, atol=0.0, rtol=0.0, check_grad=True)
+    return run_check(
+        "straight_through",
+        fn,
+        straight_through,
+        cases,
+        atol=0.0,
+        rtol=0.0,
+        check_grad=True,
+    )
 
 
-def _relaxed_gradient_mean(logit: float, temperature: float, a: float, num_points: int = 10_000) -> torch.Tensor:
+def _relaxed_gradient_mean(
+    logit: float, temperature: float, a: float, num_points: int = 10_000
+) -> torch.Tensor:
     """Reference: the midpoint rule over u of d/dlogit (z - a)^2 at z = sigma((logit + log u - log(1 - u)) / tau)."""
     u = (torch.arange(num_points, dtype=torch.float64) + 0.5) / num_points
     z = torch.sigmoid((logit + torch.log(u) - torch.log1p(-u)) / temperature)
@@ -70,4 +114,6 @@ def check_relaxed_gradient_mean(fn) -> bool:
         Case("logit -2, temperature 5, a = 1", (-2.0, 5.0, 1.0, 2_000)),
         Case("logit 0.5, temperature 0.05, a = 0.7", (0.5, 0.05, 0.7, 50_000)),
     ]
-    return run_check("relaxed_gradient_mean", fn, _relaxed_gradient_mean, cases, atol=1e-8, rtol=1e-6)
+    return run_check(
+        "relaxed_gradient_mean", fn, _relaxed_gradient_mean, cases, atol=1e-8, rtol=1e-6
+    )

@@ -50,10 +50,15 @@ __all__ = [
     "load_mnist",
 ]
 
-_IDX_IMAGES, _IDX_LABELS = 0x0803, 0x0801  # IDX magic numbers: unsigned bytes, 3 and 1 dimensions
+_IDX_IMAGES, _IDX_LABELS = (
+    0x0803,
+    0x0801,
+)  # IDX magic numbers: unsigned bytes, 3 and 1 dimensions
 
 
-def load_binarized_mnist(split: str, root: str | os.PathLike | None = None) -> torch.Tensor:
+def load_binarized_mnist(
+    split: str, root: str | os.PathLike | None = None
+) -> torch.Tensor:
     """Load a split of the statically binarized MNIST of Larochelle & Murray (2011).
 
     The source file (the public ``binarized_mnist_{split}.amat`` text, or its gzip ``.amat.gz``) is
@@ -99,13 +104,21 @@ def load_binarized_mnist(split: str, root: str | os.PathLike | None = None) -> t
     else:
         bits = load_compact(split, num_images)
         if bits is None:
-            searched = [f for f in (folder, cache_dir() / "binarized_mnist") if f is not None]
-            bits = _download_binarized(split, name, num_images, missing_hint(name, "binarized_mnist",
-                                                                             searched, also_gz=True))
+            searched = [
+                f for f in (folder, cache_dir() / "binarized_mnist") if f is not None
+            ]
+            bits = _download_binarized(
+                split,
+                name,
+                num_images,
+                missing_hint(name, "binarized_mnist", searched, also_gz=True),
+            )
     return torch.from_numpy(bits).to(torch.float32)
 
 
-def load_mnist(split: str = "test", root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def load_mnist(
+    split: str = "test", root: str | os.PathLike | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Load a split of the original grayscale MNIST with its digit labels.
 
     The IDX files (``{t10k,train}-{images-idx3,labels-idx1}-ubyte.gz``) are looked for in
@@ -132,11 +145,22 @@ def load_mnist(split: str = "test", root: str | os.PathLike | None = None) -> tu
     num_images = _check_split(split, MNIST_SPLITS, "MNIST")
     folder = source_folder(root, "mnist")
     prefix = "t10k" if split == "test" else "train"
-    images = _parse_mnist_file(f"{prefix}-images-idx3-ubyte.gz", folder, _IDX_IMAGES, (num_images, *IMAGE_SHAPE))
-    labels = _parse_mnist_file(f"{prefix}-labels-idx1-ubyte.gz", folder, _IDX_LABELS, (num_images,))
+    images = _parse_mnist_file(
+        f"{prefix}-images-idx3-ubyte.gz",
+        folder,
+        _IDX_IMAGES,
+        (num_images, *IMAGE_SHAPE),
+    )
+    labels = _parse_mnist_file(
+        f"{prefix}-labels-idx1-ubyte.gz", folder, _IDX_LABELS, (num_images,)
+    )
     if labels.max(initial=0) > 9:
-        raise DataError(f"{prefix}-labels-idx1-ubyte.gz holds a label {labels.max()}; digits are 0-9")
-    x = torch.from_numpy(images.reshape(num_images, IMAGE_SIZE).astype(np.float32) / 255)
+        raise DataError(
+            f"{prefix}-labels-idx1-ubyte.gz holds a label {labels.max()}; digits are 0-9"
+        )
+    x = torch.from_numpy(
+        images.reshape(num_images, IMAGE_SIZE).astype(np.float32) / 255
+    )
     y = torch.from_numpy(labels.astype(np.int64))
     return x, y
 
@@ -144,7 +168,9 @@ def load_mnist(split: str = "test", root: str | os.PathLike | None = None) -> tu
 def _check_split(split, splits: dict[str, int], dataset: str) -> int:
     if not isinstance(split, str) or split not in splits:
         valid = ", ".join(repr(s) for s in splits)
-        raise ValueError(f"unknown split {split!r} of {dataset}; valid splits are {valid}")
+        raise ValueError(
+            f"unknown split {split!r} of {dataset}; valid splits are {valid}"
+        )
     return splits[split]
 
 
@@ -156,12 +182,16 @@ def _find(folder: Path | None, names: list[str]) -> Path | None:
     return None
 
 
-def _download_binarized(split: str, name: str, num_images: int, hint: str) -> np.ndarray:
+def _download_binarized(
+    split: str, name: str, num_images: int, hint: str
+) -> np.ndarray:
     """Download (or take from the cache) the text of ``split``, keep its compact copy, drop the text."""
     url = base_url("VAECOURSE_BINARIZED_URL", BINARIZED_URL) + name
     path = fetch(url, cache_dir() / "binarized_mnist", name, BINARIZED_MD5[split], hint)
     try:
-        bits = parse_amat(read_bytes(path, name), num_images, f"{name} downloaded from {url}")
+        bits = parse_amat(
+            read_bytes(path, name), num_images, f"{name} downloaded from {url}"
+        )
         check_published(bits, split, f"{name} downloaded from {url}")
     except DataError:
         path.unlink(missing_ok=True)
@@ -171,13 +201,17 @@ def _download_binarized(split: str, name: str, num_images: int, hint: str) -> np
     return bits
 
 
-def _parse_mnist_file(name: str, folder: Path | None, magic: int, shape: tuple[int, ...]) -> np.ndarray:
+def _parse_mnist_file(
+    name: str, folder: Path | None, magic: int, shape: tuple[int, ...]
+) -> np.ndarray:
     """The IDX array in the MNIST file ``name``: from ``folder`` (md5-checked) or the cache or a download."""
     local = _find(folder, [name])
     if local is not None:
         md5 = hashlib.md5(local.read_bytes()).hexdigest()
         if md5 != MNIST_MD5[name]:
-            raise DataError(f"{name} at {local} is corrupt: its md5 is {md5}, expected {MNIST_MD5[name]}")
+            raise DataError(
+                f"{name} at {local} is corrupt: its md5 is {md5}, expected {MNIST_MD5[name]}"
+            )
         return parse_idx(read_bytes(local), magic, shape, str(local))
     cache = cache_dir() / "mnist"
     url = base_url("VAECOURSE_MNIST_URL", MNIST_URL) + name

@@ -18,7 +18,11 @@ __all__ = ["compact_path", "file_identity", "load_compact", "save_compact"]
 
 def compact_path(split: str) -> Path:
     """Where the compact copy of ``split`` lives; the name carries the md5 it must reproduce."""
-    return cache_dir() / "binarized_mnist" / f"binarized_mnist_{split}-{BINARIZED_MD5[split][:12]}.npz"
+    return (
+        cache_dir()
+        / "binarized_mnist"
+        / f"binarized_mnist_{split}-{BINARIZED_MD5[split][:12]}.npz"
+    )
 
 
 def file_identity(path: Path) -> str:
@@ -34,17 +38,24 @@ def save_compact(split: str, bits: np.ndarray, source: str) -> bool:
     packed = np.packbits(bits, axis=1)  # (N, ceil(IMAGE_SIZE / 8))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.part")  # unique per save
+        tmp = path.with_name(
+            f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.part"
+        )  # unique per save
         try:
             with open(tmp, "xb") as out:
                 np.savez_compressed(out, bits=packed, source=np.array(source))
             os.replace(tmp, path)
         finally:
-            with contextlib.suppress(OSError):  # gone already after os.replace, or never made
+            with contextlib.suppress(
+                OSError
+            ):  # gone already after os.replace, or never made
                 tmp.unlink(missing_ok=True)
     except OSError as error:
-        warnings.warn(f"could not write the compact copy {path} ({error}); every load will read the source "
-                      f"again. Set {CACHE_ENV} to a writable folder.", stacklevel=3)
+        warnings.warn(
+            f"could not write the compact copy {path} ({error}); every load will read the source "
+            f"again. Set {CACHE_ENV} to a writable folder.",
+            stacklevel=3,
+        )
         return False
     for old in path.parent.glob(f"binarized_mnist_{split}*.npz"):
         if old != path:
@@ -52,7 +63,9 @@ def save_compact(split: str, bits: np.ndarray, source: str) -> bool:
     return True
 
 
-def load_compact(split: str, num_images: int, source: str | None = None) -> np.ndarray | None:
+def load_compact(
+    split: str, num_images: int, source: str | None = None
+) -> np.ndarray | None:
     """The cached images of ``split`` as (N, IMAGE_SIZE) uint8, or None when there is no usable copy.
 
     With ``source`` given, a copy made from another source does not count. A copy whose pixels are not
@@ -68,15 +81,24 @@ def load_compact(split: str, num_images: int, source: str | None = None) -> np.n
             return None  # made from another file: read the source that was asked for
         shape = (num_images, -(-IMAGE_SIZE // 8))
         if packed.dtype != np.uint8 or packed.shape != shape:
-            raise DataError(f"it holds {packed.dtype} of shape {packed.shape}, expected uint8 of shape {shape}")
-        bits = np.unpackbits(packed, axis=1, count=IMAGE_SIZE)  # values in {0, 1} by construction
+            raise DataError(
+                f"it holds {packed.dtype} of shape {packed.shape}, expected uint8 of shape {shape}"
+            )
+        bits = np.unpackbits(
+            packed, axis=1, count=IMAGE_SIZE
+        )  # values in {0, 1} by construction
         md5 = amat_md5(bits)
         if md5 != BINARIZED_MD5[split]:
-            raise DataError(f"its pixels are not the published ones (md5 of their text {md5}, "
-                            f"expected {BINARIZED_MD5[split]})")
+            raise DataError(
+                f"its pixels are not the published ones (md5 of their text {md5}, "
+                f"expected {BINARIZED_MD5[split]})"
+            )
     except Exception as error:  # noqa: BLE001 - np.load fails in many ways; all mean "rebuild it"
-        warnings.warn(f"the compact copy {path} is corrupt ({error}); deleting it and rebuilding it from the "
-                      f"source file", stacklevel=3)
+        warnings.warn(
+            f"the compact copy {path} is corrupt ({error}); deleting it and rebuilding it from the "
+            f"source file",
+            stacklevel=3,
+        )
         path.unlink(missing_ok=True)
         return None
     return bits

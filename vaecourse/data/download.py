@@ -30,16 +30,25 @@ def fetch(url: str, folder: Path, name: str, md5: str, hint: str) -> Path:
     download leaves nothing behind. Every failure is a :class:`DataError` that ends with ``hint``.
     """
     try:
-        return Path(pooch.retrieve(url, known_hash=f"md5:{md5}", fname=name, path=folder,
-                                   downloader=_Downloader(name, hint)))
+        return Path(
+            pooch.retrieve(
+                url,
+                known_hash=f"md5:{md5}",
+                fname=name,
+                path=folder,
+                downloader=_Downloader(name, hint),
+            )
+        )
     except ValueError:  # pooch: the md5 of the download is not the known one
         raise DataError(
             f"the download of {name} from {url} is not the published file: its md5 differs from {md5}. "
             f"Nothing was saved; run again to retry. {hint}"
         ) from None
     except OSError as error:  # the cache folder cannot be made or written
-        raise DataError(f"cannot write {name} to the cache folder {folder} ({error}); set {CACHE_ENV} "
-                        f"to a writable folder") from None
+        raise DataError(
+            f"cannot write {name} to the cache folder {folder} ({error}); set {CACHE_ENV} "
+            f"to a writable folder"
+        ) from None
 
 
 def _deadline() -> float:
@@ -66,28 +75,44 @@ class _Downloader:
         start = time.monotonic()
         received, expected = 0, None
         try:
-            with urllib.request.urlopen(url, timeout=min(TIMEOUT, limit)) as response, \
-                    open(output_file, "wb") as out:
+            with (
+                urllib.request.urlopen(url, timeout=min(TIMEOUT, limit)) as response,
+                open(output_file, "wb") as out,
+            ):
                 length = response.headers.get("Content-Length", "")
                 expected = int(length) if length.isdigit() else None
-                with tqdm(total=expected, unit="B", unit_scale=True, unit_divisor=1024, desc=self.name) as bar:
-                    while chunk := response.read1(_CHUNK):  # read1: whatever has arrived, at most _CHUNK
+                with tqdm(
+                    total=expected,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=self.name,
+                ) as bar:
+                    while chunk := response.read1(
+                        _CHUNK
+                    ):  # read1: whatever has arrived, at most _CHUNK
                         out.write(chunk)
                         bar.update(len(chunk))
                         received += len(chunk)
                         if time.monotonic() - start > limit:
                             self._too_slow(url, limit, received, expected)
         except urllib.error.HTTPError as error:
-            raise DataError(f"could not download {self.name}: {url} answered HTTP {error.code} {error.reason}. "
-                            f"{self.hint}") from None
+            raise DataError(
+                f"could not download {self.name}: {url} answered HTTP {error.code} {error.reason}. "
+                f"{self.hint}"
+            ) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
             reason = getattr(error, "reason", None) or error
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):
                 reason = f"no answer within {min(TIMEOUT, limit):g} s"
-            raise DataError(f"could not download {self.name} from {url} ({reason}). {self.hint}") from None
+            raise DataError(
+                f"could not download {self.name} from {url} ({reason}). {self.hint}"
+            ) from None
         if expected is not None and received != expected:
-            raise DataError(f"the download of {self.name} from {url} was cut off after {received} of "
-                            f"{expected} bytes; nothing was saved. Run again to retry.")
+            raise DataError(
+                f"the download of {self.name} from {url} was cut off after {received} of "
+                f"{expected} bytes; nothing was saved. Run again to retry."
+            )
 
     def _too_slow(self, url: str, limit: float, received: int, expected: int | None):
         of = f" of {expected}" if expected is not None else ""

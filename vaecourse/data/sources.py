@@ -49,12 +49,16 @@ _SUBFOLDERS = ("binarized_mnist", "mnist")
 class DataError(RuntimeError):
     """A data file is missing, corrupt or cannot be downloaded; the message says how to fix it."""
 
-    __module__ = "vaecourse.data"  # where users import it from, and how tracebacks name it
+    __module__ = (
+        "vaecourse.data"  # where users import it from, and how tracebacks name it
+    )
 
 
 def cache_dir() -> Path:
     """The cache folder: ``$VAECOURSE_CACHE``, or ``~/.cache/vaecourse`` when it is not set."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vaecourse").expanduser()
+    return Path(
+        os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vaecourse"
+    ).expanduser()
 
 
 def base_url(env: str, default: str) -> str:
@@ -71,12 +75,17 @@ def source_folder(root, subfolder: str) -> Path | None:
     if root is not None:
         base, named = Path(root).expanduser(), f"root={str(root)!r}"
     elif os.environ.get(DATA_ENV):
-        base, named = Path(os.environ[DATA_ENV]).expanduser(), f"{DATA_ENV}={os.environ[DATA_ENV]!r}"
+        base, named = (
+            Path(os.environ[DATA_ENV]).expanduser(),
+            f"{DATA_ENV}={os.environ[DATA_ENV]!r}",
+        )
     else:
         return None
     layout = f"a folder that holds {' and '.join(s + '/' for s in _SUBFOLDERS)}"
     if not base.is_dir():
-        raise DataError(f"the data folder {named} does not exist or is not a folder; expected {layout}")
+        raise DataError(
+            f"the data folder {named} does not exist or is not a folder; expected {layout}"
+        )
     if not (base / subfolder).is_dir() and base.name in _SUBFOLDERS:
         raise DataError(
             f"the data folder {named} is the {base.name}/ folder itself; "
@@ -85,7 +94,9 @@ def source_folder(root, subfolder: str) -> Path | None:
     return base / subfolder
 
 
-def missing_hint(name: str, subfolder: str, searched: list[Path], also_gz: bool = False) -> str:
+def missing_hint(
+    name: str, subfolder: str, searched: list[Path], also_gz: bool = False
+) -> str:
     """What a user without a network can do when ``name`` is in none of the ``searched`` folders."""
     variants = f"{name} (or {name}.gz)" if also_gz else name
     where = ", ".join(str(f) for f in searched)

@@ -16,7 +16,9 @@ def _check_temperature(temperature: float) -> float:
     return float(temperature)
 
 
-def relaxed_bernoulli(logits: torch.Tensor, temperature: float, num_samples: int = 1) -> torch.Tensor:
+def relaxed_bernoulli(
+    logits: torch.Tensor, temperature: float, num_samples: int = 1
+) -> torch.Tensor:
     r"""Reparameterised relaxed Bernoulli draws (the binary Concrete or Gumbel-softmax sample).
 
     .. math:: \tilde z = \operatorname{sigmoid}\Big(\frac{\ell + \log u - \log(1 - u)}{\tau}\Big), \qquad u \sim U(0, 1)
@@ -40,10 +42,14 @@ def relaxed_bernoulli(logits: torch.Tensor, temperature: float, num_samples: int
     >>> z.shape, bool(((z > 0) & (z < 1)).all()), z.requires_grad
     (torch.Size([4, 1, 3]), True, True)
     """
-    tau = torch.as_tensor(_check_temperature(temperature), dtype=logits.dtype, device=logits.device)
+    tau = torch.as_tensor(
+        _check_temperature(temperature), dtype=logits.dtype, device=logits.device
+    )
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    return torch.distributions.RelaxedBernoulli(tau, logits=logits).rsample((num_samples,))
+    return torch.distributions.RelaxedBernoulli(tau, logits=logits).rsample(
+        (num_samples,)
+    )
 
 
 def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
@@ -65,11 +71,15 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     ([0.0, 1.0], [1.0, 1.0])
     """
     if hard.shape != soft.shape:
-        raise ValueError(f"hard and soft must have the same shape, got {tuple(hard.shape)} and {tuple(soft.shape)}")
+        raise ValueError(
+            f"hard and soft must have the same shape, got {tuple(hard.shape)} and {tuple(soft.shape)}"
+        )
     return hard.detach() + (soft - soft.detach())  # soft - soft is exactly 0 forward
 
 
-def relaxed_sample(logits: torch.Tensor, estimator: str, temperature: float, num_samples: int = 1) -> torch.Tensor:
+def relaxed_sample(
+    logits: torch.Tensor, estimator: str, temperature: float, num_samples: int = 1
+) -> torch.Tensor:
     r"""Latents for a relaxation-based estimator: relaxed draws, or binary draws with relaxed gradients.
 
     ``estimator="relaxed"`` returns :func:`relaxed_bernoulli` draws; ``"straight_through"`` returns

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -30,7 +30,9 @@ BASELINES = ("none", "moving_average", "learned", "loo")
 """The baselines of the course, by the names that :func:`make_baseline` and the models accept."""
 
 
-def score_function_term(signal: torch.Tensor, log_q: torch.Tensor, baseline: torch.Tensor | float = 0.0) -> torch.Tensor:
+def score_function_term(
+    signal: torch.Tensor, log_q: torch.Tensor, baseline: torch.Tensor | float = 0.0
+) -> torch.Tensor:
     r"""The score-function surrogate :math:`(f - c)\,\log q`, with the learning signal held constant.
 
     Its gradient with respect to the parameters :math:`\phi` of :math:`q` is one draw of the
@@ -60,8 +62,10 @@ def score_function_term(signal: torch.Tensor, log_q: torch.Tensor, baseline: tor
     0.6383
     """
     if signal.shape != log_q.shape:
-        raise ValueError(f"signal and log_q must have the same shape (K, B), got {tuple(signal.shape)} "
-                         f"and {tuple(log_q.shape)}")
+        raise ValueError(
+            f"signal and log_q must have the same shape (K, B), got {tuple(signal.shape)} "
+            f"and {tuple(log_q.shape)}"
+        )
     return (signal - baseline).detach() * log_q
 
 
@@ -80,7 +84,9 @@ def leave_one_out(signal: torch.Tensor) -> torch.Tensor:
     tensor([4.0000, 3.5000, 1.5000])
     """
     if signal.dim() < 1 or signal.shape[0] < 2:
-        raise ValueError(f"the leave-one-out baseline needs K >= 2 samples along dim 0, got shape {tuple(signal.shape)}")
+        raise ValueError(
+            f"the leave-one-out baseline needs K >= 2 samples along dim 0, got shape {tuple(signal.shape)}"
+        )
     num = signal.shape[0]
     return (signal.sum(0, keepdim=True) - signal) / (num - 1)
 
@@ -93,7 +99,9 @@ class Baseline(nn.Module):
     baseline is learned). The signal passed in must already be detached.
     """
 
-    def forward(self, x: torch.Tensor, signal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, signal: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
 
@@ -210,14 +218,22 @@ def make_baseline(name: str, x_dim: int | None = None, **kwargs) -> Baseline:
         return MovingAverageBaseline(**kwargs)
     if name == "learned":
         if x_dim is None:
-            raise ValueError("the learned baseline needs x_dim, the size of its input x")
+            raise ValueError(
+                "the learned baseline needs x_dim, the size of its input x"
+            )
         return LearnedBaseline(x_dim, **kwargs)
     if name == "loo":
         return LeaveOneOutBaseline()
     raise ValueError(f"unknown baseline {name!r}; expected one of {BASELINES}")
 
 
-def fit_baseline(baseline: Baseline, x: torch.Tensor, signal: torch.Tensor, steps: int = 300, lr: float = 3e-3) -> Baseline:
+def fit_baseline(
+    baseline: Baseline,
+    x: torch.Tensor,
+    signal: torch.Tensor,
+    steps: int = 300,
+    lr: float = 3e-3,
+) -> Baseline:
     """Calibrate ``baseline`` to a fixed model: the state it would reach if the model stopped moving.
 
     The moving average is set to the mean of ``signal``; a learned baseline then regresses
@@ -233,9 +249,13 @@ def fit_baseline(baseline: Baseline, x: torch.Tensor, signal: torch.Tensor, step
         ``baseline``, in eval mode.
     """
     if signal.dim() != 2 or signal.shape[1] != x.shape[0]:
-        raise ValueError(f"signal must have shape (K, {x.shape[0]}) to match x, got {tuple(signal.shape)}")
+        raise ValueError(
+            f"signal must have shape (K, {x.shape[0]}) to match x, got {tuple(signal.shape)}"
+        )
     signal = signal.detach()
-    average = baseline.moving_average if isinstance(baseline, LearnedBaseline) else baseline
+    average = (
+        baseline.moving_average if isinstance(baseline, LearnedBaseline) else baseline
+    )
     if isinstance(average, MovingAverageBaseline):
         average.set_value(signal.mean())
     if isinstance(baseline, LearnedBaseline):
@@ -298,4 +318,6 @@ def gaussian_surrogate(
     z = z.detach()  # no path to mu or sigma
     signal = signal_fn(z)  # (K, B)
     c = leave_one_out(signal) if baseline == "loo" else 0.0
-    return (signal + score_function_term(signal, log_normal(z, mu, log_sigma), c)).mean(0)
+    return (signal + score_function_term(signal, log_normal(z, mu, log_sigma), c)).mean(
+        0
+    )

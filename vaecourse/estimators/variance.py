@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["GradientStats", "gradient_variance", "grouped_gradient_variance", "GradientBias", "gradient_bias"]
+__all__ = [
+    "GradientStats",
+    "gradient_variance",
+    "grouped_gradient_variance",
+    "GradientBias",
+    "gradient_bias",
+]
 
 
 @dataclass
@@ -40,8 +46,11 @@ class GradientStats:
         return float(self.mean.norm() / self.variance.sum().sqrt().clamp_min(1e-30))
 
 
-def gradient_variance(estimator_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor],
-                      num_draws: int = 100) -> GradientStats:
+def gradient_variance(
+    estimator_fn: Callable[[], torch.Tensor],
+    params: Sequence[torch.Tensor],
+    num_draws: int = 100,
+) -> GradientStats:
     r"""Draw ``num_draws`` gradient estimates and return their mean and variance per parameter.
 
     ``estimator_fn()`` must return a fresh scalar surrogate (new random draws on each call);
@@ -60,20 +69,32 @@ def gradient_variance(estimator_fn: Callable[[], torch.Tensor], params: Sequence
     (True, True)
     """
     params = list(params)
-    if not params or not all(isinstance(p, torch.Tensor) and p.requires_grad for p in params):
-        raise ValueError("params must be a non-empty sequence of tensors that require gradients")
+    if not params or not all(
+        isinstance(p, torch.Tensor) and p.requires_grad for p in params
+    ):
+        raise ValueError(
+            "params must be a non-empty sequence of tensors that require gradients"
+        )
     if not isinstance(num_draws, int) or num_draws < 2:
-        raise ValueError(f"num_draws must be an integer >= 2 (a variance needs two draws), got {num_draws!r}")
+        raise ValueError(
+            f"num_draws must be an integer >= 2 (a variance needs two draws), got {num_draws!r}"
+        )
     size = sum(p.numel() for p in params)
     mean = torch.zeros(size, dtype=torch.float64, device=params[0].device)
     m2 = torch.zeros_like(mean)
     for n in range(1, num_draws + 1):
         loss = estimator_fn()
         if loss.dim() != 0:
-            raise ValueError(f"estimator_fn must return a scalar, got shape {tuple(loss.shape)}")
+            raise ValueError(
+                f"estimator_fn must return a scalar, got shape {tuple(loss.shape)}"
+            )
         grads = torch.autograd.grad(loss, params, allow_unused=True)
-        g = torch.cat([(gr if gr is not None else torch.zeros_like(p)).reshape(-1)
-                       for gr, p in zip(grads, params)]).to(torch.float64)
+        g = torch.cat(
+            [
+                (gr if gr is not None else torch.zeros_like(p)).reshape(-1)
+                for gr, p in zip(grads, params)
+            ]
+        ).to(torch.float64)
         delta = g - mean
         mean += delta / n
         m2 += delta * (g - mean)
@@ -103,8 +124,13 @@ class GradientBias:
         return max(self.distance**2 - self.noise**2, 0.0) ** 0.5
 
 
-def gradient_bias(estimator_fn: Callable[[], torch.Tensor], params: Sequence[torch.Tensor], exact: torch.Tensor,
-                  num_draws: int = 1000, num_batches: int = 20) -> GradientBias:
+def gradient_bias(
+    estimator_fn: Callable[[], torch.Tensor],
+    params: Sequence[torch.Tensor],
+    exact: torch.Tensor,
+    num_draws: int = 1000,
+    num_batches: int = 20,
+) -> GradientBias:
     r"""Draw ``num_draws`` estimates (:func:`gradient_variance`) and measure their mean's distance to ``exact``.
 
     The draws are split into ``num_batches`` batches; the jackknife over batches gives the
@@ -120,27 +146,46 @@ def gradient_bias(estimator_fn: Callable[[], torch.Tensor], params: Sequence[tor
     >>> result.bias < 3 * result.distance_se + 0.02  # unbiased: only noise separates the mean from g
     True
     """
-    if not isinstance(num_batches, int) or num_batches < 2 or num_draws < 2 * num_batches:
-        raise ValueError(f"need num_batches >= 2 and num_draws >= 2 num_batches, got {num_batches} and {num_draws}")
+    if (
+        not isinstance(num_batches, int)
+        or num_batches < 2
+        or num_draws < 2 * num_batches
+    ):
+        raise ValueError(
+            f"need num_batches >= 2 and num_draws >= 2 num_batches, got {num_batches} and {num_draws}"
+        )
     exact = exact.reshape(-1).to(torch.float64)
     per_batch = num_draws // num_batches
-    batches = [gradient_variance(estimator_fn, params, per_batch) for _ in range(num_batches)]
+    batches = [
+        gradient_variance(estimator_fn, params, per_batch) for _ in range(num_batches)
+    ]
     means = torch.stack([b.mean for b in batches])  # (M, P)
     if means.shape[1] != exact.numel():
-        raise ValueError(f"exact has {exact.numel()} coordinates, the parameters have {means.shape[1]}")
+        raise ValueError(
+            f"exact has {exact.numel()} coordinates, the parameters have {means.shape[1]}"
+        )
     scale = float(exact.norm())
     mean = means.mean(0)
     leave_out = (means.sum(0, keepdim=True) - means) / (num_batches - 1)  # (M, P)
     jack = (leave_out - exact).norm(dim=1) / scale  # (M,)
-    distance_se = float(((num_batches - 1) / num_batches * ((jack - jack.mean()) ** 2).sum()).sqrt())
-    variance = torch.stack([b.variance for b in batches]).mean(0)  # each batch's variance is unbiased
-    stats = GradientStats(mean=mean, variance=variance, num_draws=per_batch * num_batches)
+    distance_se = float(
+        ((num_batches - 1) / num_batches * ((jack - jack.mean()) ** 2).sum()).sqrt()
+    )
+    variance = torch.stack([b.variance for b in batches]).mean(
+        0
+    )  # each batch's variance is unbiased
+    stats = GradientStats(
+        mean=mean, variance=variance, num_draws=per_batch * num_batches
+    )
     noise = float(stats.standard_error.norm()) / scale
     return GradientBias(float((mean - exact).norm()) / scale, distance_se, noise, stats)
 
 
-def grouped_gradient_variance(estimator_fn: Callable[[], torch.Tensor], groups: dict[str, Sequence[torch.Tensor]],
-                              num_draws: int = 100) -> dict[str, GradientStats]:
+def grouped_gradient_variance(
+    estimator_fn: Callable[[], torch.Tensor],
+    groups: dict[str, Sequence[torch.Tensor]],
+    num_draws: int = 100,
+) -> dict[str, GradientStats]:
     r""":func:`gradient_variance` for several groups of parameters from the same draws, one result per group.
 
     The groups share each draw (e.g. an encoder's and a decoder's gradient from one surrogate),
@@ -160,11 +205,17 @@ def grouped_gradient_variance(estimator_fn: Callable[[], torch.Tensor], groups: 
         raise ValueError("groups must name at least one group of parameters")
     params = {name: list(ps) for name, ps in groups.items()}
     if any(not ps for ps in params.values()):
-        raise ValueError(f"every group needs parameters; empty: {[n for n, ps in params.items() if not ps]}")
-    stats = gradient_variance(estimator_fn, [p for ps in params.values() for p in ps], num_draws)
+        raise ValueError(
+            f"every group needs parameters; empty: {[n for n, ps in params.items() if not ps]}"
+        )
+    stats = gradient_variance(
+        estimator_fn, [p for ps in params.values() for p in ps], num_draws
+    )
     out, start = {}, 0
     for name, ps in params.items():
         stop = start + sum(p.numel() for p in ps)
-        out[name] = GradientStats(stats.mean[start:stop], stats.variance[start:stop], stats.num_draws)
+        out[name] = GradientStats(
+            stats.mean[start:stop], stats.variance[start:stop], stats.num_draws
+        )
         start = stop
     return out

@@ -32,19 +32,44 @@ def autoencoder_2d(retrain: bool = False):
     """
 
     def make():
-        return Autoencoder(IMAGE_SIZE, z_dim=AUTOENCODER_SETTINGS["z_dim"], hidden=AUTOENCODER_SETTINGS["hidden"])
+        return Autoencoder(
+            IMAGE_SIZE,
+            z_dim=AUTOENCODER_SETTINGS["z_dim"],
+            hidden=AUTOENCODER_SETTINGS["hidden"],
+        )
 
-    training = dict(epochs=pick(full=12, quick=2), batch_size=AUTOENCODER_SETTINGS["batch_size"],
-                    lr=AUTOENCODER_SETTINGS["lr"], seed=0, data="binarized_mnist",
-                    num_train=pick(full=None, quick=4000), num_valid=pick(full=2000, quick=500))
+    training = dict(
+        epochs=pick(full=12, quick=2),
+        batch_size=AUTOENCODER_SETTINGS["batch_size"],
+        lr=AUTOENCODER_SETTINGS["lr"],
+        seed=0,
+        data="binarized_mnist",
+        num_train=pick(full=None, quick=4000),
+        num_valid=pick(full=2000, quick=500),
+    )
 
     def fit(model):
         x_train = load_binarized_mnist("train")[: training["num_train"]]
         x_valid = load_binarized_mnist("valid")[: training["num_valid"]]
-        history = train(model, x_train, epochs=training["epochs"], batch_size=training["batch_size"],
-                        lr=training["lr"], x_valid=x_valid, seed=training["seed"], progress=show_progress(),
-                        desc="autoencoder, 2-D code")
-        return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
-                "train_loss": history.train["loss"], "valid_loss": history.valid["loss"]}
+        history = train(
+            model,
+            x_train,
+            epochs=training["epochs"],
+            batch_size=training["batch_size"],
+            lr=training["lr"],
+            x_valid=x_valid,
+            seed=training["seed"],
+            progress=show_progress(),
+            desc="autoencoder, 2-D code",
+        )
+        return {
+            "seconds": history.seconds,
+            "epochs": history.epoch,
+            "num_train": len(x_train),
+            "train_loss": history.train["loss"],
+            "valid_loss": history.valid["loss"],
+        }
 
-    return load_or_train("ch01_autoencoder", make, fit, settings=training, retrain=retrain)
+    return load_or_train(
+        "ch01_autoencoder", make, fit, settings=training, retrain=retrain
+    )

@@ -24,23 +24,51 @@ BETAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 def _training(epochs: int, seed: int = 0) -> dict:
     """Everything besides the model that determines a trained chapter-3 model (the checkpoint's key)."""
-    return dict(epochs=epochs, batch_size=SETTINGS["batch_size"], lr=SETTINGS["lr"], seed=seed,
-                data="binarized_mnist", num_train=pick(full=None, quick=3000), num_valid=pick(full=2000, quick=500))
+    return dict(
+        epochs=epochs,
+        batch_size=SETTINGS["batch_size"],
+        lr=SETTINGS["lr"],
+        seed=seed,
+        data="binarized_mnist",
+        num_train=pick(full=None, quick=3000),
+        num_valid=pick(full=2000, quick=500),
+    )
 
 
 def _load_or_train(name: str, make, epochs: int, desc: str, retrain: bool):
     training = _training(epochs)
-    return load_or_train(name, make, lambda model: _fit(model, training, desc), settings=training, retrain=retrain)
+    return load_or_train(
+        name,
+        make,
+        lambda model: _fit(model, training, desc),
+        settings=training,
+        retrain=retrain,
+    )
 
 
 def _fit(model, training: dict, desc: str):
     x_train = load_binarized_mnist("train")[: training["num_train"]]
     x_valid = load_binarized_mnist("valid")[: training["num_valid"]]
-    history = train(model, x_train, epochs=training["epochs"], batch_size=training["batch_size"],
-                    lr=training["lr"], x_valid=x_valid, seed=training["seed"], progress=show_progress(), desc=desc)
-    return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
-            "train_elbo": history.train["elbo"], "valid_elbo": history.valid["elbo"],
-            "train_recon": history.train["recon"], "train_kl": history.train["kl"]}
+    history = train(
+        model,
+        x_train,
+        epochs=training["epochs"],
+        batch_size=training["batch_size"],
+        lr=training["lr"],
+        x_valid=x_valid,
+        seed=training["seed"],
+        progress=show_progress(),
+        desc=desc,
+    )
+    return {
+        "seconds": history.seconds,
+        "epochs": history.epoch,
+        "num_train": len(x_train),
+        "train_elbo": history.train["elbo"],
+        "valid_elbo": history.valid["elbo"],
+        "train_recon": history.train["recon"],
+        "train_kl": history.train["kl"],
+    }
 
 
 def _gaussian_vae(z_dim: int, beta: float = 1.0) -> GaussianVAE:
@@ -54,8 +82,13 @@ def vae_2d(retrain: bool = False):
         ``(model, info)``; ``info`` holds ``seconds``, ``loaded``, ``epochs``, ``num_train`` and the
         per-epoch curves ``train_elbo``, ``valid_elbo``, ``train_recon``, ``train_kl`` (nats).
     """
-    return _load_or_train("ch03_vae_z2", lambda: _gaussian_vae(2), pick(full=15, quick=2), "Gaussian VAE, z=2",
-                          retrain)
+    return _load_or_train(
+        "ch03_vae_z2",
+        lambda: _gaussian_vae(2),
+        pick(full=15, quick=2),
+        "Gaussian VAE, z=2",
+        retrain,
+    )
 
 
 def vae_z20(retrain: bool = False):
@@ -64,8 +97,13 @@ def vae_z20(retrain: bool = False):
     Returns:
         ``(model, info)`` as :func:`vae_2d`.
     """
-    return _load_or_train("ch03_vae_z20", lambda: _gaussian_vae(20), pick(full=40, quick=2), "Gaussian VAE, z=20",
-                          retrain)
+    return _load_or_train(
+        "ch03_vae_z20",
+        lambda: _gaussian_vae(20),
+        pick(full=40, quick=2),
+        "Gaussian VAE, z=20",
+        retrain,
+    )
 
 
 def vae_beta(beta: float, retrain: bool = False):
@@ -79,5 +117,10 @@ def vae_beta(beta: float, retrain: bool = False):
     """
     if not beta >= 0:
         raise ValueError(f"beta must be a non-negative number, got {beta!r}")
-    return _load_or_train(f"ch03_vae_beta{beta:g}", lambda: _gaussian_vae(20, beta=beta), pick(full=4, quick=1),
-                          f"beta = {beta:g}", retrain)
+    return _load_or_train(
+        f"ch03_vae_beta{beta:g}",
+        lambda: _gaussian_vae(20, beta=beta),
+        pick(full=4, quick=1),
+        f"beta = {beta:g}",
+        retrain,
+    )

@@ -12,7 +12,14 @@ from ..notebook import show_progress
 from ..runtime import pick
 from ..train import train
 
-__all__ = ["SETTINGS", "BINARY_VAE_SETTINGS", "TRAIN_SETTINGS", "binary_vae", "gaussian_vae", "best_binary_vae"]
+__all__ = [
+    "SETTINGS",
+    "BINARY_VAE_SETTINGS",
+    "TRAIN_SETTINGS",
+    "binary_vae",
+    "gaussian_vae",
+    "best_binary_vae",
+]
 
 BINARY_VAE_SETTINGS = dict(
     z_dim=64,  # the report's 64 latents
@@ -30,8 +37,15 @@ SETTINGS = {**BINARY_VAE_SETTINGS, **TRAIN_SETTINGS}
 
 def _training() -> dict:
     """Everything besides the model that determines a trained chapter-5 model (the checkpoint's key)."""
-    return dict(epochs=pick(full=8, quick=1), batch_size=SETTINGS["batch_size"], lr=SETTINGS["lr"], seed=0,
-                data="binarized_mnist", num_train=pick(full=None, quick=3000), num_valid=pick(full=2000, quick=500))
+    return dict(
+        epochs=pick(full=8, quick=1),
+        batch_size=SETTINGS["batch_size"],
+        lr=SETTINGS["lr"],
+        seed=0,
+        data="binarized_mnist",
+        num_train=pick(full=None, quick=3000),
+        num_valid=pick(full=2000, quick=500),
+    )
 
 
 def _data():
@@ -44,12 +58,28 @@ def _data():
 def _fit(model):
     training = _training()
     x_train, x_valid = _data()
-    history = train(model, x_train, epochs=training["epochs"], batch_size=training["batch_size"],
-                    lr=training["lr"], x_valid=x_valid, seed=training["seed"], progress=show_progress(),
-                    desc=type(model).__name__)
-    every = max(1, len(history.step["elbo"]) // 200)  # keep ~200 points of the per-step curve
-    return {"seconds": history.seconds, "epochs": history.epoch, "train_elbo": history.train["elbo"],
-            "valid_elbo": history.valid["elbo"], "step_elbo": history.step["elbo"][::every], "step_every": every}
+    history = train(
+        model,
+        x_train,
+        epochs=training["epochs"],
+        batch_size=training["batch_size"],
+        lr=training["lr"],
+        x_valid=x_valid,
+        seed=training["seed"],
+        progress=show_progress(),
+        desc=type(model).__name__,
+    )
+    every = max(
+        1, len(history.step["elbo"]) // 200
+    )  # keep ~200 points of the per-step curve
+    return {
+        "seconds": history.seconds,
+        "epochs": history.epoch,
+        "train_elbo": history.train["elbo"],
+        "valid_elbo": history.valid["elbo"],
+        "step_elbo": history.step["elbo"][::every],
+        "step_every": every,
+    }
 
 
 def binary_vae(estimator: str = "loo"):
@@ -65,8 +95,13 @@ def binary_vae(estimator: str = "loo"):
     def make():
         from ..data import IMAGE_SIZE
 
-        return BernoulliVAE(IMAGE_SIZE, z_dim=SETTINGS["z_dim"], hidden=SETTINGS["hidden"], estimator=estimator,
-                            num_samples=SETTINGS["num_samples"])
+        return BernoulliVAE(
+            IMAGE_SIZE,
+            z_dim=SETTINGS["z_dim"],
+            hidden=SETTINGS["hidden"],
+            estimator=estimator,
+            num_samples=SETTINGS["num_samples"],
+        )
 
     return load_or_train(f"ch05_bvae_{estimator}", make, _fit, settings=_training())
 
@@ -77,7 +112,9 @@ def gaussian_vae():
     def make():
         from ..data import IMAGE_SIZE
 
-        return GaussianVAE(IMAGE_SIZE, z_dim=SETTINGS["z_dim"], hidden=SETTINGS["hidden"])
+        return GaussianVAE(
+            IMAGE_SIZE, z_dim=SETTINGS["z_dim"], hidden=SETTINGS["hidden"]
+        )
 
     return load_or_train("ch05_gaussian_vae_z64", make, _fit, settings=_training())
 
@@ -99,5 +136,9 @@ def best_on_validation(make, estimators):
         model, info = make(estimator)
         score = float(elbo(model, x_valid).mean())
         if best is None or score > best[2]:
-            best = (model, {**info, "estimator": estimator, "valid_elbo_final": score}, score)
+            best = (
+                model,
+                {**info, "estimator": estimator, "valid_elbo_final": score},
+                score,
+            )
     return best[0], best[1]

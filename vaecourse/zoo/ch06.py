@@ -26,9 +26,15 @@ SBN_SETTINGS = dict(
 
 def _training() -> dict:
     """Everything besides the model that determines a trained chapter-6 model (the checkpoint's key)."""
-    return dict(epochs=pick(full=10, quick=1), batch_size=SBN_SETTINGS["batch_size"], lr=SBN_SETTINGS["lr"],
-                seed=0, data="binarized_mnist", num_train=pick(full=None, quick=2000),
-                num_valid=pick(full=2000, quick=500))
+    return dict(
+        epochs=pick(full=10, quick=1),
+        batch_size=SBN_SETTINGS["batch_size"],
+        lr=SBN_SETTINGS["lr"],
+        seed=0,
+        data="binarized_mnist",
+        num_train=pick(full=None, quick=2000),
+        num_valid=pick(full=2000, quick=500),
+    )
 
 
 def _train_subset():
@@ -49,19 +55,43 @@ def sbn_mean_field(retrain: bool = False):
     x_train = _train_subset()
 
     def make():
-        return SigmoidBeliefNet(IMAGE_SIZE, s["z_dim"], num_examples=len(x_train), hidden=s["hidden"],
-                                num_samples=s["num_samples"], inner_steps=s["inner_steps"], inner_lr=s["inner_lr"])
+        return SigmoidBeliefNet(
+            IMAGE_SIZE,
+            s["z_dim"],
+            num_examples=len(x_train),
+            hidden=s["hidden"],
+            num_samples=s["num_samples"],
+            inner_steps=s["inner_steps"],
+            inner_lr=s["inner_lr"],
+        )
 
     def fit(model):
         model.init_output_bias(x_train)
         t = _training()
-        history = train(model, x_train, epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"], seed=t["seed"],
-                        progress=show_progress(), desc="SBN, mean-field")
-        return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
-                "train_elbo": history.train["elbo"]}
+        history = train(
+            model,
+            x_train,
+            epochs=t["epochs"],
+            batch_size=t["batch_size"],
+            lr=t["lr"],
+            seed=t["seed"],
+            progress=show_progress(),
+            desc="SBN, mean-field",
+        )
+        return {
+            "seconds": history.seconds,
+            "epochs": history.epoch,
+            "num_train": len(x_train),
+            "train_elbo": history.train["elbo"],
+        }
 
-    return load_or_train("ch06_sbn_mean_field", make, fit, settings={**_training(), "num_valid": 0},
-                         retrain=retrain)
+    return load_or_train(
+        "ch06_sbn_mean_field",
+        make,
+        fit,
+        settings={**_training(), "num_valid": 0},
+        retrain=retrain,
+    )
 
 
 def sbn_amortised(retrain: bool = False):
@@ -77,16 +107,37 @@ def sbn_amortised(retrain: bool = False):
     x_train = _train_subset()
 
     def make():
-        return AmortisedSBN(IMAGE_SIZE, s["z_dim"], hidden=s["hidden"], encoder_hidden=s["encoder_hidden"],
-                            num_samples=s["num_samples"])
+        return AmortisedSBN(
+            IMAGE_SIZE,
+            s["z_dim"],
+            hidden=s["hidden"],
+            encoder_hidden=s["encoder_hidden"],
+            num_samples=s["num_samples"],
+        )
 
     def fit(model):
         model.init_output_bias(x_train)
         t = _training()
         x_valid = load_binarized_mnist("valid")[: t["num_valid"]]
-        history = train(model, x_train, epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"], seed=t["seed"],
-                        x_valid=x_valid, progress=show_progress(), desc="SBN, amortised")
-        return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
-                "train_elbo": history.train["elbo"], "valid_elbo": history.valid["elbo"]}
+        history = train(
+            model,
+            x_train,
+            epochs=t["epochs"],
+            batch_size=t["batch_size"],
+            lr=t["lr"],
+            seed=t["seed"],
+            x_valid=x_valid,
+            progress=show_progress(),
+            desc="SBN, amortised",
+        )
+        return {
+            "seconds": history.seconds,
+            "epochs": history.epoch,
+            "num_train": len(x_train),
+            "train_elbo": history.train["elbo"],
+            "valid_elbo": history.valid["elbo"],
+        }
 
-    return load_or_train("ch06_sbn_amortised", make, fit, settings=_training(), retrain=retrain)
+    return load_or_train(
+        "ch06_sbn_amortised", make, fit, settings=_training(), retrain=retrain
+    )

@@ -15,7 +15,14 @@ __all__ = ["GMM_SETTINGS", "ae_gmm"]
 
 GMM_SETTINGS = dict(
     num_components=30,  # as in the report (section 5.3)
-    proposal_scales=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0),  # candidate s for q(z | x) = N(f(x), s^2 I)
+    proposal_scales=(
+        0.01,
+        0.03,
+        0.1,
+        0.3,
+        1.0,
+        3.0,
+    ),  # candidate s for q(z | x) = N(f(x), s^2 I)
     tuning_samples=100,  # K of the IW estimate that picks s
     seed=0,
 )
@@ -37,9 +44,13 @@ def ae_gmm(retrain: bool = False):
     """
     autoencoder, ae_info = autoencoder_2d()
     s = GMM_SETTINGS
-    settings = dict(s, data="binarized_mnist", num_train=pick(full=None, quick=4000),
-                    num_valid=pick(full=1000, quick=200),
-                    autoencoder=os.path.basename(ae_info["checkpoint"]))  # its name carries its own key
+    settings = dict(
+        s,
+        data="binarized_mnist",
+        num_train=pick(full=None, quick=4000),
+        num_valid=pick(full=1000, quick=200),
+        autoencoder=os.path.basename(ae_info["checkpoint"]),
+    )  # its name carries its own key
 
     def make():
         return AutoencoderGMM(**autoencoder.config, num_components=s["num_components"])
@@ -51,10 +62,19 @@ def ae_gmm(retrain: bool = False):
         model.fit_gmm(model.codes(x_train), seed=s["seed"])
         gmm_seconds = time.perf_counter() - start
         x_valid = load_binarized_mnist("valid")[: settings["num_valid"]]
-        search = model.tune_proposal_scale(x_valid, s["proposal_scales"], num_samples=s["tuning_samples"])
-        return {"seconds": ae_info["seconds"] + gmm_seconds, "ae_seconds": ae_info["seconds"],
-                "gmm_seconds": gmm_seconds, "num_train": len(x_train),
-                "proposal_scale": float(model.proposal_scale), "scale_search": {str(k): v for k, v in search.items()}}
+        search = model.tune_proposal_scale(
+            x_valid, s["proposal_scales"], num_samples=s["tuning_samples"]
+        )
+        return {
+            "seconds": ae_info["seconds"] + gmm_seconds,
+            "ae_seconds": ae_info["seconds"],
+            "gmm_seconds": gmm_seconds,
+            "num_train": len(x_train),
+            "proposal_scale": float(model.proposal_scale),
+            "scale_search": {str(k): v for k, v in search.items()},
+        }
 
-    model, info = load_or_train("ch07_ae_gmm", make, fit, settings=settings, retrain=retrain)
+    model, info = load_or_train(
+        "ch07_ae_gmm", make, fit, settings=settings, retrain=retrain
+    )
     return model, info

@@ -17,7 +17,9 @@ SETTINGS = dict(
     hidden=(400,),  # the architecture of chapter 3's 20-D VAE
     batch_size=128,
     lr=1e-3,
-    num_train=pick(full=5000, quick=1000),  # a subset of the training set, so K = 50 trains in minutes
+    num_train=pick(
+        full=5000, quick=1000
+    ),  # a subset of the training set, so K = 50 trains in minutes
     epochs=pick(full=5, quick=1),
 )
 """What every model of the chapter shares: only K and the encoder's gradient differ."""
@@ -25,8 +27,15 @@ SETTINGS = dict(
 
 def _training() -> dict:
     """Everything besides the model that determines a trained model (the checkpoint's key)."""
-    return dict(epochs=SETTINGS["epochs"], batch_size=SETTINGS["batch_size"], lr=SETTINGS["lr"], seed=0,
-                data="binarized_mnist", num_train=SETTINGS["num_train"], num_valid=pick(full=1000, quick=200))
+    return dict(
+        epochs=SETTINGS["epochs"],
+        batch_size=SETTINGS["batch_size"],
+        lr=SETTINGS["lr"],
+        seed=0,
+        data="binarized_mnist",
+        num_train=SETTINGS["num_train"],
+        num_valid=pick(full=1000, quick=200),
+    )
 
 
 NUM_SAMPLES = (1, 5, 50)
@@ -37,12 +46,25 @@ def _fit(model: GaussianVAE, desc: str) -> dict:
     training = _training()
     x_train = load_binarized_mnist("train")[: training["num_train"]]
     x_valid = load_binarized_mnist("valid")[: training["num_valid"]]
-    history = train(model, x_train, epochs=training["epochs"], batch_size=training["batch_size"],
-                    lr=training["lr"], x_valid=x_valid, seed=training["seed"], progress=show_progress(),
-                    desc=desc)
-    return {"seconds": history.seconds, "epochs": history.epoch, "num_train": len(x_train),
-            "train_elbo": history.train["elbo"], "valid_elbo": history.valid["elbo"],
-            "train_iw_bound": history.train.get("iw_bound", history.train["elbo"])}
+    history = train(
+        model,
+        x_train,
+        epochs=training["epochs"],
+        batch_size=training["batch_size"],
+        lr=training["lr"],
+        x_valid=x_valid,
+        seed=training["seed"],
+        progress=show_progress(),
+        desc=desc,
+    )
+    return {
+        "seconds": history.seconds,
+        "epochs": history.epoch,
+        "num_train": len(x_train),
+        "train_elbo": history.train["elbo"],
+        "valid_elbo": history.valid["elbo"],
+        "train_iw_bound": history.train.get("iw_bound", history.train["elbo"]),
+    }
 
 
 def iwae(num_samples: int, dreg: bool = False, retrain: bool = False):
@@ -63,8 +85,18 @@ def iwae(num_samples: int, dreg: bool = False, retrain: bool = False):
     label = f"IWAE{' (DReG)' if dreg else ''}, K = {num_samples}"
 
     def make_model():
-        return GaussianVAE(IMAGE_SIZE, z_dim=SETTINGS["z_dim"], hidden=SETTINGS["hidden"],
-                           iw_samples=num_samples, dreg=dreg)
+        return GaussianVAE(
+            IMAGE_SIZE,
+            z_dim=SETTINGS["z_dim"],
+            hidden=SETTINGS["hidden"],
+            iw_samples=num_samples,
+            dreg=dreg,
+        )
 
-    return load_or_train(name, make_model, lambda model: _fit(model, label), settings=_training(),
-                         retrain=retrain)
+    return load_or_train(
+        name,
+        make_model,
+        lambda model: _fit(model, label),
+        settings=_training(),
+        retrain=retrain,
+    )

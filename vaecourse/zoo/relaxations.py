@@ -46,18 +46,37 @@ def temperature_schedule(epoch: int, epochs: int) -> float:
 
 def _fit(model: BernoulliVAE) -> dict:
     """Chapter 5's training run (data, epochs, batch, learning rate), one epoch per temperature."""
-    x_train, x_valid = ch05._data()  # the same images and epochs as chapter 5, so the rows compare
+    x_train, x_valid = (
+        ch05._data()
+    )  # the same images and epochs as chapter 5, so the rows compare
     epochs = ch05._training()["epochs"]
     optimizer = torch.optim.Adam(model.parameters(), lr=ch05.SETTINGS["lr"])
-    info = {"seconds": 0.0, "epochs": [], "temperature": [], "train_elbo": [], "valid_elbo": []}
+    info = {
+        "seconds": 0.0,
+        "epochs": [],
+        "temperature": [],
+        "train_elbo": [],
+        "valid_elbo": [],
+    }
     for epoch in range(1, epochs + 1):
         model.temperature = temperature_schedule(epoch, epochs)
-        history = train(model, x_train, epochs=1, batch_size=ch05.SETTINGS["batch_size"], optimizer=optimizer,
-                        x_valid=x_valid, seed=epoch, progress=show_progress(), desc=model.estimator)
+        history = train(
+            model,
+            x_train,
+            epochs=1,
+            batch_size=ch05.SETTINGS["batch_size"],
+            optimizer=optimizer,
+            x_valid=x_valid,
+            seed=epoch,
+            progress=show_progress(),
+            desc=model.estimator,
+        )
         info["seconds"] += history.seconds
         info["epochs"].append(epoch)
         info["temperature"].append(model.temperature)
-        info["train_elbo"] += history.train["elbo"]  # of the relaxed objective, at that temperature
+        info["train_elbo"] += history.train[
+            "elbo"
+        ]  # of the relaxed objective, at that temperature
         info["valid_elbo"] += history.valid["elbo"]  # of the discrete model
     model.temperature = model.config["temperature"]
     return info
@@ -78,11 +97,20 @@ def relaxed_vae(estimator: str = "relaxed"):
         raise ValueError(f"estimator must be one of {RELAXATIONS}, got {estimator!r}")
 
     def make():
-        return BernoulliVAE(IMAGE_SIZE, z_dim=ch05.SETTINGS["z_dim"], hidden=ch05.SETTINGS["hidden"],
-                            estimator=estimator, num_samples=ch05.SETTINGS["num_samples"],
-                            temperature=FINAL_TEMPERATURE)
+        return BernoulliVAE(
+            IMAGE_SIZE,
+            z_dim=ch05.SETTINGS["z_dim"],
+            hidden=ch05.SETTINGS["hidden"],
+            estimator=estimator,
+            num_samples=ch05.SETTINGS["num_samples"],
+            temperature=FINAL_TEMPERATURE,
+        )
 
-    settings = {**ch05._training(), "temperatures": [START_TEMPERATURE, FINAL_TEMPERATURE], "seed": "epoch"}
+    settings = {
+        **ch05._training(),
+        "temperatures": [START_TEMPERATURE, FINAL_TEMPERATURE],
+        "seed": "epoch",
+    }
     return load_or_train(f"relax_bvae_{estimator}", make, _fit, settings=settings)
 
 
@@ -102,7 +130,9 @@ def enumerable_model(num_images: int = 16, seed: int = 0):
         ``(model, x)``: the model in eval mode and a ``(num_images, D)`` validation batch.
     """
     torch.manual_seed(seed)
-    model = BernoulliVAE(IMAGE_SIZE, z_dim=8, hidden=(32,), estimator="loo", num_samples=2)
+    model = BernoulliVAE(
+        IMAGE_SIZE, z_dim=8, hidden=(32,), estimator="loo", num_samples=2
+    )
     x_train = load_binarized_mnist("train")[: pick(full=5000, quick=2000)]
     train(model, x_train, epochs=2, batch_size=100, lr=3e-3, seed=seed, progress=False)
     return model.eval(), load_binarized_mnist("valid")[:num_images]
@@ -115,11 +145,20 @@ def exact_encoder_gradient(model: BernoulliVAE, x: torch.Tensor) -> torch.Tensor
     return torch.cat([g.reshape(-1) for g in grads]).double()
 
 
-def measure_estimator(model: BernoulliVAE, x: torch.Tensor, exact: torch.Tensor, estimator: str,
-                      temperature: float | None = None, num_samples: int = 2, num_draws: int = 1000) -> GradientBias:
+def measure_estimator(
+    model: BernoulliVAE,
+    x: torch.Tensor,
+    exact: torch.Tensor,
+    estimator: str,
+    temperature: float | None = None,
+    num_samples: int = 2,
+    num_draws: int = 1000,
+) -> GradientBias:
     """Bias and variance of the encoder's gradient under ``estimator``: a baseline name or a relaxation."""
     if estimator not in ("none", "loo") + RELAXATIONS:
-        raise ValueError(f"estimator must be 'none', 'loo' or one of {RELAXATIONS}, got {estimator!r}")
+        raise ValueError(
+            f"estimator must be 'none', 'loo' or one of {RELAXATIONS}, got {estimator!r}"
+        )
     params = list(model.encoder.parameters())
     if estimator in RELAXATIONS:
         if temperature is None:
@@ -132,4 +171,5 @@ def measure_estimator(model: BernoulliVAE, x: torch.Tensor, exact: torch.Tensor,
 
         def loss():
             return model.surrogate(x, baseline, num_samples)[0]
+
     return gradient_bias(loss, params, exact, num_draws)
