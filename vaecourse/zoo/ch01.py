@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from ..autoencoder import Autoencoder
 from ..checkpoint import load_or_train
-from ..data import IMAGE_SIZE, load_binarized_mnist
-from ..notebook import show_progress
+from ..data import IMAGE_SIZE
 from ..runtime import pick
-from ..train import train
+from ._training import fit as fit_with
 
 __all__ = ["AUTOENCODER_SETTINGS", "autoencoder_2d"]
 
@@ -49,23 +48,11 @@ def autoencoder_2d(retrain: bool = False):
     )
 
     def fit(model):
-        x_train = load_binarized_mnist("train")[: training["num_train"]]
-        x_valid = load_binarized_mnist("valid")[: training["num_valid"]]
-        history = train(
-            model,
-            x_train,
-            epochs=training["epochs"],
-            batch_size=training["batch_size"],
-            lr=training["lr"],
-            x_valid=x_valid,
-            seed=training["seed"],
-            progress=show_progress(),
-            desc="autoencoder, 2-D code",
-        )
+        history, num_train = fit_with(model, training, "autoencoder, 2-D code")
         return {
             "seconds": history.seconds,
             "epochs": history.epoch,
-            "num_train": len(x_train),
+            "num_train": num_train,
             "train_loss": history.train["loss"],
             "valid_loss": history.valid["loss"],
         }

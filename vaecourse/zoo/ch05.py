@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from ..bernoulli_vae import BernoulliVAE
 from ..checkpoint import load_or_train
-from ..data import load_binarized_mnist
 from ..estimators import BASELINES
 from ..evaluate import elbo
 from ..gaussian_vae import GaussianVAE
-from ..notebook import show_progress
 from ..runtime import pick
-from ..train import train
+from ._training import data_for
+from ._training import fit as fit_with
 
 __all__ = [
     "SETTINGS",
@@ -49,26 +48,12 @@ def _training() -> dict:
 
 
 def _data():
-    training = _training()
-    x_train = load_binarized_mnist("train")[: training["num_train"]]
-    x_valid = load_binarized_mnist("valid")[: training["num_valid"]]
-    return x_train, x_valid
+    return data_for(_training())
 
 
 def _fit(model):
     training = _training()
-    x_train, x_valid = _data()
-    history = train(
-        model,
-        x_train,
-        epochs=training["epochs"],
-        batch_size=training["batch_size"],
-        lr=training["lr"],
-        x_valid=x_valid,
-        seed=training["seed"],
-        progress=show_progress(),
-        desc=type(model).__name__,
-    )
+    history, _ = fit_with(model, training, type(model).__name__)
     every = max(
         1, len(history.step["elbo"]) // 200
     )  # keep ~200 points of the per-step curve

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from ..checkpoint import load_or_train
-from ..data import IMAGE_SIZE, load_binarized_mnist
+from ..data import IMAGE_SIZE
 from ..gaussian_vae import GaussianVAE
-from ..notebook import show_progress
 from ..protocol import check_positive_int
 from ..runtime import pick
-from ..train import train
+from ._training import fit as fit_with
 
 __all__ = ["SETTINGS", "NUM_SAMPLES", "iwae"]
 
@@ -44,23 +43,11 @@ NUM_SAMPLES = (1, 5, 50)
 
 def _fit(model: GaussianVAE, desc: str) -> dict:
     training = _training()
-    x_train = load_binarized_mnist("train")[: training["num_train"]]
-    x_valid = load_binarized_mnist("valid")[: training["num_valid"]]
-    history = train(
-        model,
-        x_train,
-        epochs=training["epochs"],
-        batch_size=training["batch_size"],
-        lr=training["lr"],
-        x_valid=x_valid,
-        seed=training["seed"],
-        progress=show_progress(),
-        desc=desc,
-    )
+    history, num_train = fit_with(model, training, desc)
     return {
         "seconds": history.seconds,
         "epochs": history.epoch,
-        "num_train": len(x_train),
+        "num_train": num_train,
         "train_elbo": history.train["elbo"],
         "valid_elbo": history.valid["elbo"],
         "train_iw_bound": history.train.get("iw_bound", history.train["elbo"]),
