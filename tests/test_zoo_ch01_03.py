@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vaecourse import Autoencoder, GaussianVAE
-from vaecourse.zoo import ch01, ch03
+from vaecourse.zoo import _training, ch01, ch03
 
 
 @pytest.fixture
@@ -17,8 +17,8 @@ def quick_checkpoints(monkeypatch, tmp_path):
     monkeypatch.setenv("VAECOURSE_CHECKPOINTS", str(tmp_path))
     monkeypatch.setenv("VAECOURSE_DEVICE", "cpu")
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    for module in (ch01, ch03):  # the mechanics, not the quality: 600 images are enough
-        monkeypatch.setattr(module, "load_binarized_mnist", lambda split: _SMALL[split])
+    # the mechanics, not the quality: 600 images are enough
+    monkeypatch.setattr(_training, "load_binarized_mnist", lambda split: _SMALL[split])
     return tmp_path
 
 
