@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]*_*.ipynb"))
 MAX_CELL_LINES = 25  # lines of a code cell shown on the page
 MAX_LINE = (
     88  # characters of a code line, as the formatter's limit and the page's width

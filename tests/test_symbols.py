@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-PAGES = sorted(BOOK.glob("[0-9][0-9]_*.ipynb")) + sorted(BOOK.glob("*.md"))
+PAGES = sorted(BOOK.glob("[0-9][0-9]*_*.ipynb")) + sorted(BOOK.glob("*.md"))
 MODULES = sorted((ROOT / "vaecourse").rglob("*.py"))
 
 _OPEN = r"\s*(?:\\big|\\Big|\\bigg|\\left)?\s*\("
