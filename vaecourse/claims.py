@@ -22,7 +22,14 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["FULL_MODE_WORDS", "claims", "glued_values", "paragraphs_quoting", "record"]
+__all__ = [
+    "FULL_MODE_WORDS",
+    "claims",
+    "executed_glue",
+    "glued_values",
+    "paragraphs_quoting",
+    "record",
+]
 
 FULL_MODE_WORDS = "full mode"
 """What a paragraph must say when it quotes a claim that the quick build does not share."""
@@ -50,6 +57,27 @@ def glued_values(notebook) -> dict[str, object]:
                 values[name] = ast.literal_eval(text)
             except (ValueError, SyntaxError):
                 values[name] = text  # a repr that is not a literal: kept as text
+    return values
+
+
+def executed_glue(executed: str | Path) -> dict[str, object]:
+    """Every value glued in an executed chapter: its outputs and the ``.glue.json`` beside it.
+
+    myst-nb keeps in that file the values glued without a display output, which the
+    notebook's outputs alone do not show.
+    """
+    executed = Path(executed)
+    values = glued_values(nbformat.read(executed, as_version=4))
+    store = executed.with_suffix(".glue.json")
+    if store.exists():
+        for name, output in json.loads(store.read_text()).items():
+            text = output.get("data", {}).get("text/plain")
+            if name in values or text is None:
+                continue
+            try:
+                values[name] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                values[name] = text
     return values
 
 
@@ -84,7 +112,7 @@ def record(
     chapter: str, executed: str, registry: str = "tests/claims_full.json"
 ) -> dict:
     """Store the claims of ``executed`` (a full-mode run of ``chapter``) in the registry."""
-    values = claims(glued_values(nbformat.read(executed, as_version=4)))
+    values = claims(executed_glue(executed))
     path = Path(registry)
     table = json.loads(path.read_text()) if path.exists() else {}
     table[Path(chapter).stem] = dict(sorted(values.items()))
