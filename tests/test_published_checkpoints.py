@@ -3,6 +3,7 @@
 import hashlib
 import http.server
 import json
+import os
 import re
 import shutil
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from vaecourse import GaussianVAE, published, train
 from vaecourse.checkpoint import load_checkpoint, load_or_train
@@ -348,3 +350,43 @@ def test_a_broken_registry_is_named(tmp_path, monkeypatch):
         ValueError, match=f"{bad} .named by {REGISTRY_ENV}. has no http"
     ):
         published.read_registry()
+
+
+def test_the_publish_workflow_publishes_the_full_mode_checkpoints(site, tmp_path):
+    workflow = yaml.safe_load((ROOT / ".github/workflows/publish.yml").read_text())
+    steps = workflow["jobs"]["build"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    (publish,) = [i for i, run in enumerate(runs) if "vaecourse.published" in run]
+    build = runs.index("python -m vaecourse.build")
+    upload = next(
+        i for i, s in enumerate(steps) if "upload-pages-artifact" in s.get("uses", "")
+    )
+    assert build < publish < upload
+    pages = next(s for s in steps if "configure-pages" in s.get("uses", ""))
+    expression = "${{ steps." + pages["id"] + ".outputs.base_url }}"
+    assert steps[publish]["env"]["BASE_URL"] == expression + "/checkpoints/"
+    # the step's script, run where the full build left its checkpoints
+    work, base = tmp_path / "workspace", "https://example.org/book/checkpoints/"
+    (work / "checkpoints" / "full").mkdir(parents=True)
+    shutil.copy(site["file"], work / "checkpoints" / "full")
+    environment = {
+        **os.environ,
+        "VAECOURSE_CHECKPOINTS": str(work / "checkpoints"),
+        "BASE_URL": base,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-c", runs[publish]],
+        cwd=work,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    folder = work / "_build" / "html" / "checkpoints"
+    registry = published.read_registry(folder / "published_checkpoints.json")
+    assert registry["base_url"] == base
+    assert list(registry["checkpoints"]) == [site["file"].name]
+    assert (folder / site["file"].name).read_bytes() == site["file"].read_bytes()
