@@ -133,9 +133,9 @@ def test_a_fresh_folder_downloads_the_published_model_instead_of_training(
     assert fit.calls == 0 and info["loaded"] and info["source"] == "published"
     (line,) = lines(capsys)
     size = site["file"].stat().st_size
-    assert (
-        line
-        == f"vae: downloaded {site['file'].name} ({size / 1e6:.1f} MB) from {site['url']}"
+    assert line == (
+        f"vae: downloaded {site['file'].name} ({size / 1e6:.1f} MB) from {site['url']}, "
+        f"because none of these settings is in {fresh}"
     )
     # the very file that was published, and a model with exactly the trained weights
     kept = fresh / site["file"].name
@@ -390,3 +390,27 @@ def test_the_publish_workflow_publishes_the_full_mode_checkpoints(site, tmp_path
     assert registry["base_url"] == base
     assert list(registry["checkpoints"]) == [site["file"].name]
     assert (folder / site["file"].name).read_bytes() == site["file"].read_bytes()
+
+
+def test_an_unreadable_cached_file_is_replaced_by_the_download(site, tmp_path, capsys):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / site["file"].name).write_bytes(b"half a checkpoint")
+    capsys.readouterr()
+    fit = Fit()
+    _, info = get(fresh, fit=fit)
+    assert fit.calls == 0 and info["source"] == "published"
+    (line,) = lines(capsys)
+    assert line.startswith(f"vae: downloaded {site['file'].name}")
+    assert "is not a readable vaecourse checkpoint" in line
+    assert (fresh / site["file"].name).read_bytes() == site["file"].read_bytes()
+
+
+def test_retrain_never_downloads(site, tmp_path, capsys):
+    fit = Fit()
+    _, info = load_or_train(
+        "vae", make, fit, settings=settings(1), directory=tmp_path, retrain=True
+    )
+    assert fit.calls == 1 and info["source"] == "trained"
+    assert site["server"].requests == []
+    assert lines(capsys)[-1] == "vae: training, because retrain=True was asked"

@@ -330,7 +330,7 @@ def load_or_train(
 
         try:
             (saved, extra), line = published.fetch(path, key, matching)
-            return found(saved, extra, "published", line)
+            return found(saved, extra, "published", f"{line}, because {reasons[0]}")
         except published.Unavailable as why:
             reasons.append(str(why))
     print(f"{name}: training, because {'; '.join(reasons)}", file=sys.stderr)
