@@ -56,7 +56,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 T = TypeVar("T")
 
 
-class Unavailable(Exception):  # noqa: N818 - read as "published checkpoint unavailable"
+class Unavailable(Exception):
     """No published checkpoint can serve this call; the message says why, in one line."""
 
 
@@ -69,11 +69,10 @@ def read_registry(path: str | os.PathLike | None = None) -> dict[str, Any]:
     >>> read_registry(REGISTRY)["base_url"].endswith("/checkpoints/")
     True
     """
-    if path is None:
-        path = os.environ.get(REGISTRY_ENV) or REGISTRY
-    path = Path(path)
+    named = path is None and bool(os.environ.get(REGISTRY_ENV))
+    path = Path(os.environ[REGISTRY_ENV] if named else path or REGISTRY)
     where = f"the checkpoint registry {path}" + (
-        f" (named by {REGISTRY_ENV})" if os.environ.get(REGISTRY_ENV) else ""
+        f" (named by {REGISTRY_ENV})" if named else ""
     )
     try:
         registry = json.loads(path.read_text())
