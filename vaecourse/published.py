@@ -243,10 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+    count = len(registry["checkpoints"])
     total = sum(entry["size"] for entry in registry["checkpoints"].values())
     print(
-        f"wrote {out}: {len(registry['checkpoints'])} checkpoints, {total / 1e6:.1f} MB, "
-        f"at {registry['base_url']}"
+        f"wrote {out}: {count} checkpoint{'' if count == 1 else 's'}, "
+        f"{total / 1e6:.1f} MB, at {registry['base_url']}"
     )
     return 0
 
