@@ -23,6 +23,8 @@ def pytest_configure(config):
 
     os.environ.update(child_environment())
     os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars are noise in test logs
+    # Tests never reach for the published checkpoints; their own tests serve them locally.
+    os.environ.setdefault("VAECOURSE_DOWNLOAD_CHECKPOINTS", "0")
     _use_temporary_folders(config)
 
 

@@ -123,7 +123,9 @@ def test_load_or_train_trains_once_then_loads(tmp_path, capsys):
     )
     assert info1["checkpoint"] == info2["checkpoint"] == str(keyed_file(tmp_path, "ae"))
     torch.testing.assert_close(second.decoder[0].bias, torch.full((4,), 0.25))
-    assert capsys.readouterr().err == ""  # nothing to explain
+    trained, loaded = capsys.readouterr().err.splitlines()  # one line each
+    assert trained.startswith("ae: training, because none of these settings is in")
+    assert loaded == f"ae: loaded {keyed_file(tmp_path, 'ae').name} from the cache"
     # a different configuration is not mistaken for the saved one, and the saved one stays
     _, info3 = load_or_train(
         "ae",
@@ -161,6 +163,7 @@ def test_one_epoch_model_is_not_returned_for_ten_epochs(tmp_path, capsys):
         return load_or_train("vae", make, fit, settings=settings, directory=tmp_path)
 
     one, _ = run(1)
+    capsys.readouterr()
     ten, info10 = run(10)
     assert not info10["loaded"] and info10["epochs"] == 10
     assert "settings.epochs 1 -> 10" in one_line(capsys)
@@ -270,13 +273,14 @@ def test_unusable_checkpoint_is_retrained_with_a_message(
 ):
     fit = Fit()
     load_or_train("ae", small_autoencoder, fit, directory=tmp_path)
+    capsys.readouterr()
     path = keyed_file(tmp_path, "ae")
     damage(path)
     model, info = load_or_train("ae", small_autoencoder, fit, directory=tmp_path)
     assert not info["loaded"] and fit.calls == 2
     message = one_line(capsys)
     assert (
-        message.startswith("ae: training anew")
+        message.startswith("ae: training, because")
         and reason in message
         and str(path) in message
     )

@@ -263,6 +263,7 @@ def test_wheel_carries_the_version_licences_and_core_dependencies(fresh_install)
     licences = set(re.findall(r"^License-File: (.+)$", text, re.M))
     assert licences == {"LICENSE", "LICENSE-CONTENT.md"}
     assert all(any(f.endswith(f"licenses/{name}") for f in files) for name in licences)
+    assert "vaecourse/published_checkpoints.json" in files
     core = {
         _split(r)[0]
         for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][

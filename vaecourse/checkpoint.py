@@ -262,8 +262,12 @@ def load_or_train(
     and the vaecourse version that trains it. The key is the sha256 of their canonical JSON; the file is
     ``<name>-<key[:16]>.pt`` and holds the key's ingredients, which a load checks again. A checkpoint
     that is stale (other settings), foreign, of an older format, unreadable, or whose weights do not fit
-    the config is not used: the model is trained anew, after a one-line message saying why. The folder
-    is checked for writing before training starts, so a trained model is never lost to it.
+    the config is not used. The model comes from the first of: the checkpoint folder; the checkpoint
+    published beside the book, when the package's registry lists this file with exactly this key
+    (downloaded, checked against its sha256 and loaded with the same checks before it is kept, see
+    :mod:`vaecourse.published`; ``VAECOURSE_DOWNLOAD_CHECKPOINTS=0`` turns this off); training. One
+    line on stderr says which, and why it trains. The folder is checked for writing before a download
+    or training starts, so a trained model is never lost to it.
 
     Args:
         name: file stem, e.g. ``"ch03_vae_z20"``.
@@ -275,7 +279,8 @@ def load_or_train(
         retrain: ignore an existing checkpoint.
 
     Returns:
-        ``(model, extra)``; ``extra["loaded"]`` says whether the model came from disk and
+        ``(model, extra)``; ``extra["loaded"]`` says whether the model was loaded rather than
+        trained, ``extra["source"]`` is ``"cache"``, ``"published"`` or ``"trained"``, and
         ``extra["checkpoint"]`` is the file's path.
     """
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.]+", name):
@@ -293,27 +298,47 @@ def load_or_train(
         "vaecourse": str(getattr(vaecourse, "__version__", "unknown")),
     }
     folder = Path(directory) if directory is not None else checkpoint_dir()
-    path = folder / f"{name}-{_digest(identity)[:16]}.pt"
-    reason = None
+    key = _digest(identity)
+    path = folder / f"{name}-{key[:16]}.pt"
+
+    def matching(candidate: Path) -> tuple[CourseModel, dict]:
+        payload = _read_payload(candidate)
+        if _digest(payload["identity"]) != key:
+            changes = "; ".join(_differences(payload["identity"], identity)[:4])
+            raise ValueError(f"{candidate} was saved for other settings ({changes})")
+        return _rebuild(payload, candidate), payload["extra"]
+
+    def found(saved: CourseModel, extra: dict, source: str, line: str):
+        print(f"{name}: {line}", file=sys.stderr)
+        info = {"loaded": True, "source": source, "checkpoint": str(path)}
+        return saved.to(model.device), {**extra, **info}
+
+    reasons = ["retrain=True was asked"] if retrain else []
     if path.is_file() and not retrain:
         try:
-            payload = _read_payload(path)
-            if _digest(payload["identity"]) != _digest(identity):
-                changes = "; ".join(_differences(payload["identity"], identity)[:4])
-                raise ValueError(f"{path} was saved for other settings ({changes})")
-            saved = _rebuild(payload, path)
-            return saved.to(model.device), {
-                **payload["extra"],
-                "loaded": True,
-                "checkpoint": str(path),
-            }
+            return found(*matching(path), "cache", f"loaded {path.name} from the cache")
         except ValueError as error:
-            reason = f"{error}; it will be replaced"
+            reasons.append(f"{error}; it will be replaced")
     elif not retrain:
-        reason = _why_not_reused(folder, name, identity)
-    if reason:
-        print(f"{name}: training anew, because {reason}", file=sys.stderr)
+        reasons.append(
+            _why_not_reused(folder, name, identity)
+            or f"none of these settings is in {folder}"
+        )
     _check_writable(folder)
+    if not retrain:
+        from . import published  # it reads this module's checks
+
+        try:
+            (saved, extra), line = published.fetch(path, key, matching)
+            return found(saved, extra, "published", f"{line}, because {reasons[0]}")
+        except published.Unavailable as why:
+            reasons.append(str(why))
+    print(f"{name}: training, because {'; '.join(reasons)}", file=sys.stderr)
     extra = plain(dict(fit(model) or {}), "the result of fit")
     save_checkpoint(model, path, extra=extra, identity=identity)
-    return model, {**extra, "loaded": False, "checkpoint": str(path)}
+    return model, {
+        **extra,
+        "loaded": False,
+        "source": "trained",
+        "checkpoint": str(path),
+    }

@@ -67,16 +67,18 @@ def _deadline() -> float:
 class _Downloader:
     """A pooch downloader: streams ``url`` into ``output_file`` with a progress bar and an overall deadline."""
 
-    def __init__(self, name: str, hint: str):
-        self.name, self.hint = name, hint
+    def __init__(self, name: str, hint: str, timeout: float = TIMEOUT):
+        # timeout: seconds to connect, and for any single read
+        self.name, self.hint, self.timeout = name, hint, timeout
 
     def __call__(self, url: str, output_file: str, pooch_instance=None) -> None:
         limit = _deadline()
+        timeout = min(self.timeout, limit)
         start = time.monotonic()
         received, expected = 0, None
         try:
             with (
-                urllib.request.urlopen(url, timeout=min(TIMEOUT, limit)) as response,
+                urllib.request.urlopen(url, timeout=timeout) as response,
                 open(output_file, "wb") as out,
             ):
                 length = response.headers.get("Content-Length", "")
@@ -104,7 +106,7 @@ class _Downloader:
         except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
             reason = getattr(error, "reason", None) or error
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-                reason = f"no answer within {min(TIMEOUT, limit):g} s"
+                reason = f"no answer within {timeout:g} s"
             raise DataError(
                 f"could not download {self.name} from {url} ({reason}). {self.hint}"
             ) from None
