@@ -37,9 +37,12 @@ def toc_chapters(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def _execute(
-    path: Path, quick: bool, checkpoints: Path, timeout: int
+    path: Path, quick: bool, checkpoints: Path, timeout: int, save: Path | None = None
 ) -> tuple[float, str]:
-    """Run one notebook in a fresh kernel; return (seconds, error or '')."""
+    """Run one notebook in a fresh kernel, and save it in ``save`` if given.
+
+    Returns (seconds, error or '').
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -70,6 +73,9 @@ def _execute(
         seconds = time.perf_counter() - start
         os.environ.clear()
         os.environ.update(saved)
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, save / path.name)
     return seconds, error
 
 
@@ -81,11 +87,14 @@ def book(
     keep_checkpoints: bool = False,
     out=None,
     markdown_path: str | None = None,
+    executed_dir: str | None = None,
 ) -> list[dict]:
     """Execute each chapter in ``mode`` (quick, full or both) and print seconds per chapter.
 
     With ``markdown_path`` the table is also written as a Markdown page fragment, which the
-    preface includes, so the times it quotes are this command's output.
+    preface includes, so the times it quotes are this command's output. With
+    ``executed_dir`` each executed notebook is kept in ``executed_dir/<mode>/``, an error
+    included.
     """
     out = out or sys.stdout
     if mode not in ("quick", "full", "both"):
@@ -110,7 +119,8 @@ def book(
         f"# chapter execution times (nbclient, fresh kernel each, {describe_machine(torch.device('cpu'))})",
         file=out,
     )
-    print(f"# before: {load_average()}", file=out)
+    before = load_average()
+    print(f"# before: {before}", file=out)
     rows = []
     with tempfile.TemporaryDirectory(prefix="vaecourse-bench-ckpt-") as tmp:
         results = {p.stem: dict(chapter=p.stem) for p in paths}
@@ -130,6 +140,7 @@ def book(
                         )
                     ),
                     timeout,
+                    Path(executed_dir) / m if executed_dir else None,
                 )
                 results[p.stem][f"{m}_s"] = seconds
                 if error:
@@ -159,7 +170,9 @@ def book(
         Path(markdown_path).write_text(
             f"Measured with `{command}` on {describe_machine(torch.device('cpu'))}, "
             f"{time.strftime('%Y-%m-%d')}; each chapter in a fresh kernel, full-mode times including "
-            "the training of every model.\n\n" + table.replace("_", "\\_") + "\n"
+            f"the training of every model; load average before the run: {before}.\n\n"
+            + table.replace("_", "\\_")
+            + "\n"
         )
     if json_path:
         Path(json_path).write_text(

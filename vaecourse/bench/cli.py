@@ -107,6 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(book/_generated/chapter_times.md is the one the preface includes)",
     )
     p.add_argument(
+        "--save-executed",
+        default=None,
+        metavar="DIR",
+        help="write each executed notebook to DIR/<mode>/ (for `python -m vaecourse.claims "
+        "record`)",
+    )
+    p.add_argument(
         "--keep-checkpoints",
         action="store_true",
         help="use the usual checkpoint folder (times then exclude training already done)",
@@ -175,5 +182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             json_path=args.json,
             keep_checkpoints=args.keep_checkpoints,
             markdown_path=args.markdown,
+            executed_dir=args.save_executed,
         )
     return 0
