@@ -225,7 +225,8 @@ def iw_objective(
         return -bound.mean(), stats
     w = torch.softmax(log_w.detach(), dim=0)  # (K, B) normalised weights
     if z.requires_grad:
-        # the loss below sends w_k d(log w_k)/dz_k to z_k; scaling by w_k once more gives DReG's w_k^2
+        # the loss below sends w_k d(log w_k)/dz_k to z_k;
+        # scaling by w_k once more gives DReG's w_k^2
         z.register_hook(lambda grad: grad * w.unsqueeze(-1))
     surrogate = (w * log_w).sum(0)  # (B,): its gradient in theta is the IWAE gradient
     return -(

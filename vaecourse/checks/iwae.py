@@ -6,7 +6,8 @@ import torch
 
 from ..densities import log_bernoulli, log_mean_exp, log_normal, log_standard_normal
 from ..gaussian_vae import GaussianVAE
-from ._verdict import Case, gen, run_check
+from ._guard import clone
+from ._verdict import Case, Failed, call, compare, gen, run_check, verdict
 
 __all__ = ["check_iw_bound", "check_log_weights", "check_dreg_weights"]
 
@@ -96,19 +97,36 @@ def check_log_weights(fn) -> bool:
     )
 
 
-def check_dreg_weights(fn) -> bool:
-    """Check ``fn(log_w)``: DReG's weights :math:`\\tilde w_k^2`, the squared normalised weights
-    :math:`\\tilde w_k = w_k / \\sum_j w_j` of a ``(K, B)`` tensor of log-weights.
+def _dreg_weights(log_w: torch.Tensor) -> torch.Tensor:
+    """Reference: the squared normalised weights, detached, ``(K, B)``."""
+    return torch.softmax(log_w.detach(), dim=0) ** 2
 
-    >>> check_dreg_weights(lambda log_w: torch.softmax(log_w.detach(), dim=0) ** 2)
-    ✓ dreg_weights: correct on 3 inputs
+
+@verdict("dreg_weights")
+def check_dreg_weights(fn) -> str:
+    """Check ``fn(log_w)``: DReG's weights :math:`\\tilde w_k^2`, the squared normalised weights
+    :math:`\\tilde w_k = w_k / \\sum_j w_j` of a ``(K, B)`` tensor of log-weights, detached.
+
+    The log-weights of the inputs require gradients, and no gradient may flow back to them.
+    The tolerance allows for float32 rounding of log-weights near -1000.
+
+    >>> check_dreg_weights(_dreg_weights)
+    ✓ dreg_weights: correct on 3 inputs, detached
     True
+    >>> check_dreg_weights(lambda log_w: torch.softmax(log_w, dim=0) ** 2)
+    ✗ dreg_weights: on log-weights near -100 nats, K = 8: gradients flow through the weights; detach them (they multiply gradients, they are not differentiated)
+    False
     """
-    return run_check(
-        "dreg_weights",
-        fn,
-        lambda log_w: torch.softmax(log_w.detach(), dim=0) ** 2,
-        _log_w_cases(False),
-        atol=1e-6,
-        rtol=1e-5,
-    )
+    cases = _log_w_cases(True)
+    for case in cases:
+        expected = _dreg_weights(*case.args)
+        actual = call(fn, clone(case.args), label=case.label)
+        diff = compare(actual, expected, atol=1e-6, rtol=1e-4)
+        if diff:
+            raise Failed(f"on {case.label}: {diff}")
+        if actual.requires_grad:
+            raise Failed(
+                f"on {case.label}: gradients flow through the weights; detach them "
+                "(they multiply gradients, they are not differentiated)"
+            )
+    return f"correct on {len(cases)} inputs, detached"

@@ -72,7 +72,8 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     """
     if hard.shape != soft.shape:
         raise ValueError(
-            f"hard and soft must have the same shape, got {tuple(hard.shape)} and {tuple(soft.shape)}"
+            "hard and soft must have the same shape, "
+            f"got {tuple(hard.shape)} and {tuple(soft.shape)}"
         )
     return hard.detach() + (soft - soft.detach())  # soft - soft is exactly 0 forward
 
