@@ -51,7 +51,9 @@ def test_the_mixture_prior_is_the_explicit_sum_over_components():
         * log_normal(z, model.prior_means[c], model.prior_log_scales[c]).exp()
         for c in range(4)
     )  # (5, 3)
-    torch.testing.assert_close(model.log_prior(z), density.log(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        model.log_prior(z), density.log(), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_mixture_prior_samples_have_the_mixtures_moments():
@@ -76,7 +78,8 @@ def test_learned_prior_log_weights_agree_with_an_independent_computation():
     z = mu + log_sigma.exp() * torch.randn(4, 3, 2, dtype=torch.float64)
     weights = torch.softmax(model.prior_logits, 0)
     prior = sum(
-        weights[c] * log_normal(z, model.prior_means[c], model.prior_log_scales[c]).exp()
+        weights[c]
+        * log_normal(z, model.prior_means[c], model.prior_log_scales[c]).exp()
         for c in range(4)
     )
     expected = (
@@ -150,7 +153,9 @@ def test_free_bits_stop_the_gradient_of_a_dimension_below_the_threshold():
         head.weight[[low, low + 3]] *= 1e-2  # dimension 1's posteriors near the prior
         head.bias[[low, low + 3]] = 0.1
         head.weight[[0, 2]] *= 30  # the others far from it
-        vae.decoder[0].weight[:, low] = 0.0  # the decoder ignores z_1: no gradient from it
+        vae.decoder[0].weight[:, low] = (
+            0.0  # the decoder ignores z_1: no gradient from it
+        )
         plain.load_state_dict(vae.state_dict())
         per_dim = kl_normal_standard(*(t.unsqueeze(-1) for t in vae.encode(x))).mean(0)
     assert per_dim[low] < 0.5 < per_dim[[0, 2]].min()
@@ -160,7 +165,9 @@ def test_free_bits_stop_the_gradient_of_a_dimension_below_the_threshold():
         grads[name] = torch.autograd.grad(loss, model.encoder[-1].weight)[0]  # (2Dz, H)
     rows = [low, low + 3]
     assert grads["free bits"][rows].abs().max() == 0  # exactly: no gradient at all
-    assert grads["plain"][rows].abs().max() > 0  # without free bits the KL term pulls it
+    assert (
+        grads["plain"][rows].abs().max() > 0
+    )  # without free bits the KL term pulls it
     assert grads["free bits"][[0, 2]].abs().max() > 0  # the others still learn
 
 
@@ -199,8 +206,12 @@ def test_a_warmup_model_never_loads_as_a_plain_one(tmp_path):
         return lambda: GaussianVAE(x_dim=6, z_dim=2, hidden=(5,), **kwargs)
 
     _, plain = load_or_train("m", make(), fit, settings={}, directory=tmp_path)
-    _, warm = load_or_train("m", make(kl_warmup=4), fit, settings={}, directory=tmp_path)
-    _, fb = load_or_train("m", make(free_bits=0.5), fit, settings={}, directory=tmp_path)
+    _, warm = load_or_train(
+        "m", make(kl_warmup=4), fit, settings={}, directory=tmp_path
+    )
+    _, fb = load_or_train(
+        "m", make(free_bits=0.5), fit, settings={}, directory=tmp_path
+    )
     assert len({plain["checkpoint"], warm["checkpoint"], fb["checkpoint"]}) == 3
     model, again = load_or_train("m", make(kl_warmup=4), fit, directory=tmp_path)
     assert again["loaded"] and again["checkpoint"] == warm["checkpoint"]
@@ -231,7 +242,9 @@ def test_the_rate_is_the_sum_of_information_and_marginal_kl():
     mixture = _mixture_vae()
     parts = rate_decomposition(mixture, x, num_codes=20_000, generator=g)
     total = parts["mutual_info"] + parts["marginal_kl"]
-    assert abs(total - parts["rate"]) < 4 * math.hypot(parts["sum_se"], parts["rate_se"])
+    assert abs(total - parts["rate"]) < 4 * math.hypot(
+        parts["sum_se"], parts["rate_se"]
+    )
 
 
 def test_the_density_ratio_is_zero_where_the_posteriors_are_the_prior():
@@ -239,7 +252,9 @@ def test_the_density_ratio_is_zero_where_the_posteriors_are_the_prior():
     with torch.no_grad():
         for p in vae.encoder[-1].parameters():
             p.zero_()  # every q(z | x) is N(0, I), the prior
-    ratio = log_density_ratio(vae, _binary(5, 6), torch.randn(9, 2, dtype=torch.float64))
+    ratio = log_density_ratio(
+        vae, _binary(5, 6), torch.randn(9, 2, dtype=torch.float64)
+    )
     torch.testing.assert_close(ratio, torch.zeros(9, dtype=torch.float64))
 
 
@@ -248,8 +263,18 @@ def test_train_recorded_measures_before_and_after_each_segment():
     vae = GaussianVAE(x_dim=6, z_dim=2, hidden=(5,))
     x, x_valid = _binary(50, 6, torch.float32), _binary(20, 6, torch.float32)
     record = train_recorded(vae, x, x_valid, epochs=2, batch_size=10, lr=1e-2, every=2)
-    assert record["step"] == [0, 2, 4, 5, 7, 9, 10]  # 5 batches per epoch, 2 per segment
-    assert len(record["active"]) == len(record["rate"]) == len(record["valid_elbo"]) == 7
+    assert record["step"] == [
+        0,
+        2,
+        4,
+        5,
+        7,
+        9,
+        10,
+    ]  # 5 batches per epoch, 2 per segment
+    assert (
+        len(record["active"]) == len(record["rate"]) == len(record["valid_elbo"]) == 7
+    )
     assert record["active"][-1] == int(active_units(vae, x_valid).sum())
     assert sum(record["kl_per_dim"]) == pytest.approx(record["rate"][-1], rel=1e-5)
     with pytest.raises(ValueError, match="every"):

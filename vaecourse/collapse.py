@@ -166,7 +166,11 @@ def train_recorded(
         ``seconds`` (time in training steps) and ``kl_per_dim`` (each dimension's mean KL term
         on ``x_valid`` at the end).
     """
-    for value, name in ((epochs, "epochs"), (batch_size, "batch_size"), (every, "every")):
+    for value, name in (
+        (epochs, "epochs"),
+        (batch_size, "batch_size"),
+        (every, "every"),
+    ):
         check_positive_int(value, name)
     x_train = model.check_data(x_train, "x_train")
     x_valid = model.check_data(x_valid, "x_valid")
@@ -177,7 +181,9 @@ def train_recorded(
     def measure(step: int) -> None:
         model.eval()
         record["step"].append(step)
-        record["active"].append(int(active_units(model, x_valid, active_threshold).sum()))
+        record["active"].append(
+            int(active_units(model, x_valid, active_threshold).sum())
+        )
         record["rate"].append(float(kl_per_dimension(model, x_valid).sum()))
         record["valid_elbo"].append(float(elbo(model, x_valid).mean()))
 

@@ -96,12 +96,18 @@ class GaussianVAE(LatentVariableModel):
             raise ValueError(
                 "the importance-weighted bound is defined for beta = 1 only"
             )
-        self.kl_warmup = 0 if kl_warmup == 0 else check_positive_int(kl_warmup, "kl_warmup")
+        self.kl_warmup = (
+            0 if kl_warmup == 0 else check_positive_int(kl_warmup, "kl_warmup")
+        )
         self.free_bits = check_non_negative(free_bits, "free_bits")
         if (self.kl_warmup or self.free_bits) and (self.iw_samples > 1 or dreg):
-            raise ValueError("KL warm-up and free bits apply to the ELBO, not to the IW bound")
+            raise ValueError(
+                "KL warm-up and free bits apply to the ELBO, not to the IW bound"
+            )
         if self.free_bits and not analytic_kl:
-            raise ValueError("free bits need the KL term per dimension: set analytic_kl=True")
+            raise ValueError(
+                "free bits need the KL term per dimension: set analytic_kl=True"
+            )
         hidden = check_widths(hidden)
         self.config = dict(
             x_dim=self.x_dim,
@@ -196,7 +202,9 @@ class GaussianVAE(LatentVariableModel):
             t = self.elbo_terms(x, self.train_samples)
             log_px_z, kl = t["log_px_z"].mean(0), t["kl"].mean(0)  # (B,) each
         if self.free_bits:  # one KL term per dimension: a trailing axis of size 1 each
-            kl_d = kl_normal_standard(mu.unsqueeze(-1), log_sigma.unsqueeze(-1))  # (B, Dz)
+            kl_d = kl_normal_standard(
+                mu.unsqueeze(-1), log_sigma.unsqueeze(-1)
+            )  # (B, Dz)
             penalty = free_bits_kl(kl_d, self.free_bits)
         else:
             penalty = kl.mean()

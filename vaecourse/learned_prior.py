@@ -72,13 +72,17 @@ class MixturePriorVAE(LatentVariableModel):
         )
         self.encoder = mlp((x_dim, *hidden, 2 * z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(hidden), x_dim), activation)
-        self.prior_logits = nn.Parameter(torch.zeros(c))  # (C,) log pi, up to a constant
+        self.prior_logits = nn.Parameter(
+            torch.zeros(c)
+        )  # (C,) log pi, up to a constant
         self.prior_means = nn.Parameter(torch.randn(c, z_dim))  # (C, Dz)
         self.prior_log_scales = nn.Parameter(torch.zeros(c, z_dim))  # (C, Dz)
 
     def prior(self) -> MixtureSameFamily:
         """The prior :math:`p_\\theta(z)` as a ``torch.distributions`` mixture (event shape ``(Dz,)``)."""
-        components = Independent(Normal(self.prior_means, self.prior_log_scales.exp()), 1)
+        components = Independent(
+            Normal(self.prior_means, self.prior_log_scales.exp()), 1
+        )
         return MixtureSameFamily(Categorical(logits=self.prior_logits), components)
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
@@ -103,7 +107,9 @@ class MixturePriorVAE(LatentVariableModel):
         n = check_positive_int(n, "n")
         weights = torch.softmax(self.prior_logits, 0).cpu()  # (C,)
         c = torch.multinomial(weights, n, replacement=True, generator=generator)  # (n,)
-        eps = torch.randn(n, self.z_dim, generator=generator).to(self.device, self.dtype)
+        eps = torch.randn(n, self.z_dim, generator=generator).to(
+            self.device, self.dtype
+        )
         c = c.to(self.device)
         return self.prior_means[c] + self.prior_log_scales[c].exp() * eps
 
@@ -132,7 +138,8 @@ class MixturePriorVAE(LatentVariableModel):
         """The negative ELBO (one sample, the entropy of q in closed form), averaged over the batch."""
         t = self.elbo_terms(x, 1)
         log_px_z = t["log_px_z"].mean(0)  # (B,)
-        kl = -t["entropy"] - t["log_pz"].mean(0)  # (B,) one-sample estimate of KL(q || p)
+        # a one-sample estimate of KL(q || p), with the entropy of q in closed form
+        kl = -t["entropy"] - t["log_pz"].mean(0)  # (B,)
         elbo = log_px_z - kl
         stats = dict(
             elbo=elbo.mean().detach(),

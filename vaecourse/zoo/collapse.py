@@ -18,6 +18,7 @@ __all__ = [
     "SETTINGS",
     "REMEDIES",
     "PRIOR_SETTINGS",
+    "RECORD_EVERY",
     "recorded_vae",
     "mixture_prior_vae",
 ]
@@ -28,6 +29,9 @@ SETTINGS = {
 }
 """Per latent size, the networks and optimiser of the course's VAE of that size: chapter 3's
 20-D VAE and the 64-D Gaussian VAE of the binary-latents chapter (the 20-D one for fewer epochs)."""
+
+RECORD_EVERY = pick(full=100, quick=4)
+"""Training steps between two measurements of a recorded model."""
 
 REMEDIES = dict(warmup_epochs=pick(full=4, quick=1), free_bits=0.25)
 """The two remedies measured: the KL weight's warm-up in epochs, and free bits in nats per dimension."""
@@ -51,7 +55,7 @@ def _training(z_dim: int) -> dict:
         data="binarized_mnist",
         num_train=pick(full=None, quick=2000),
         num_valid=pick(full=1000, quick=300),
-        record_every=pick(full=100, quick=4),
+        record_every=RECORD_EVERY,
     )
 
 
@@ -64,16 +68,21 @@ def recorded_vae(
     epochs and ``_fb<kappa>`` for ``free_bits`` nats per dimension.
 
     Returns:
-        ``(model, info)``; ``info`` holds ``seconds``, ``loaded``, ``num_train``, ``warmup_steps``
+        ``(model, info)``; ``info`` holds ``seconds``, ``loaded``, ``num_train``, ``num_valid``,
+        ``warmup_steps``
         and the record of :func:`~vaecourse.collapse.train_recorded` (``step``, ``active``,
         ``rate``, ``valid_elbo``, ``train_elbo``, ``kl_per_dim``).
     """
     if z_dim not in SETTINGS:
         raise ValueError(f"z_dim must be one of {sorted(SETTINGS)}, got {z_dim!r}")
     if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int):
-        raise ValueError(f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}")
+        raise ValueError(
+            f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}"
+        )
     if warmup_epochs < 0:
-        raise ValueError(f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}")
+        raise ValueError(
+            f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}"
+        )
     free_bits = check_non_negative(free_bits, "free_bits")
     training = _training(z_dim)
     x_train, x_valid = data_for(training)
@@ -95,7 +104,10 @@ def recorded_vae(
             batch_size=training["batch_size"], lr=training["lr"], seed=training["seed"],
             every=training["record_every"],
         )  # fmt: skip
-        return dict(record, num_train=len(x_train), warmup_steps=warmup_steps)
+        return dict(
+            record, num_train=len(x_train), num_valid=len(x_valid),
+            warmup_steps=warmup_steps,
+        )  # fmt: skip
 
     return load_or_train(name, make, fit, settings=training, retrain=retrain)
 
