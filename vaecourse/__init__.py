@@ -19,6 +19,7 @@ from .checkpoint import load_checkpoint, load_or_train, save_checkpoint
 from .data import load_binarized_mnist, load_mnist
 from .evaluate import elbo, iw_log_likelihood
 from .gaussian_vae import GaussianVAE
+from .learned_prior import MixturePriorVAE
 from .ppca import ProbabilisticPCA
 from .runtime import QUICK, default_device, is_quick, pick, seed_everything
 from .sbn import AmortisedSBN, SigmoidBeliefNet
@@ -33,6 +34,7 @@ __all__ = [
     "BernoulliVAE",
     "GaussianVAE",
     "History",
+    "MixturePriorVAE",
     "ProbabilisticPCA",
     "QUICK",
     "SigmoidBeliefNet",

@@ -28,7 +28,7 @@ class Autoencoder(CourseModel):
 
     Args:
         x_dim: :math:`D`, pixels per image.
-        z_dim: code size (2 in chapters 1 and 7, so the code plane can be drawn).
+        z_dim: code size (2 in chapters 1 and 10, so the code plane can be drawn).
         hidden: encoder hidden widths; the decoder mirrors them.
         activation: hidden activation.
 

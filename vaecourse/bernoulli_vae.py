@@ -174,7 +174,7 @@ class BernoulliVAE(LatentVariableModel):
         Args:
             x: ``(B, D)`` batch.
             baseline: the :class:`~vaecourse.estimators.Baseline` to use (default: the model's own);
-                chapter 4 passes others to compare them at the same parameters.
+                chapter 6 passes others to compare them at the same parameters.
             num_samples: :math:`K` (default: the model's).
 
         Returns:

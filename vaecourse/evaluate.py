@@ -7,6 +7,7 @@ import math
 import torch
 from tqdm.auto import tqdm
 
+from .codes import active_units  # the one implementation, also offered here
 from .protocol import check_positive_int
 
 __all__ = ["elbo", "iw_log_likelihood", "active_units"]
@@ -123,41 +124,3 @@ def iw_log_likelihood(
             total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
         out.append((total - math.log(num_samples)).cpu())
     return torch.cat(out)
-
-
-@torch.no_grad()
-def active_units(model, x: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
-    r"""Which latent dimensions are active (Burda et al., 2016): :math:`\mathrm{Var}_x\, \mathbb{E}_{q(z \mid x)}[z_d] > \delta`.
-
-    A dimension whose posterior mean hardly moves with :math:`x` carries no information
-    about the data: the encoder leaves it at the prior.
-
-    Args:
-        model: a model whose ``encode(x)`` returns the posterior mean first (``(mu, log_sigma)``).
-        x: data ``(N, D)`` with :math:`N \ge 2`, checked as training checks it.
-        threshold: :math:`\delta` (0.01 in Burda et al.).
-
-    Returns:
-        ``(Dz,)`` booleans; ``.sum()`` is the number of active units.
-
-    >>> from vaecourse.ppca import ProbabilisticPCA
-    >>> model = ProbabilisticPCA(x_dim=4, z_dim=2)
-    >>> model.set_q_to_posterior()
-    >>> int(active_units(model, torch.randn(500, 4, dtype=torch.float64).mul(3)).sum())
-    2
-    """
-    if not hasattr(model, "encode") or not hasattr(model, "check_data"):
-        raise TypeError(
-            f"{type(model).__name__} has no encode(x) and check_data(x); active units need both"
-        )
-    if not threshold >= 0:
-        raise ValueError(f"threshold must be a non-negative number, got {threshold!r}")
-    x = model.check_data(x)
-    if x.shape[0] < 2:
-        raise ValueError(
-            f"active units need at least 2 examples (a variance over x), got {x.shape[0]}"
-        )
-    mu = torch.cat(
-        [model.encode(xb.to(model.device))[0].cpu() for xb in x.split(1000)]
-    )  # (N, Dz)
-    return mu.var(0) > threshold

@@ -1,4 +1,4 @@
-"""Figures and small tables of chapters 0-4: the drawing that the pages show but do not teach."""
+"""Figures and small tables of chapters 0-3 and 6: the drawing that the pages show but do not teach."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def samples_per_beta(models, betas, num=16):
 
 
 def variance_bars(ratios, labels):
-    """Chapter 4: the variance of each estimator relative to no baseline, as bars on a log scale."""
+    """Chapter 6: the variance of each estimator relative to no baseline, as bars on a log scale."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     bars = ax.bar(labels, ratios, color=[f"C{i}" for i in range(len(ratios))])
     ax.set_yscale("log")
@@ -170,7 +170,7 @@ def variance_bars(ratios, labels):
 
 
 def variance_along_training(steps, curves, labels):
-    """Chapter 4: total variance and SNR of each estimator against the training step.
+    """Chapter 6: total variance and SNR of each estimator against the training step.
 
     ``curves[name]`` is a list of :class:`~vaecourse.estimators.GradientStats`, one per step;
     the legend sits below the axes, off the curves.
@@ -198,7 +198,7 @@ def variance_along_training(steps, curves, labels):
 
 
 def variance_against_k(ks, variances, labels):
-    """Chapter 4: total variance against the number of samples K, log-log, with a 1/K guide.
+    """Chapter 6: total variance against the number of samples K, log-log, with a 1/K guide.
 
     ``variances[name]`` holds one total variance per entry of ``ks``; the guide starts at the
     first point of the first estimator.

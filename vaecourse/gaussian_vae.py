@@ -24,7 +24,7 @@ from .protocol import (
 )
 from .samplers import reparameterize
 
-__all__ = ["GaussianVAE", "reparameterize", "iw_objective"]
+__all__ = ["GaussianVAE", "reparameterize", "iw_objective", "free_bits_kl"]
 
 
 class GaussianVAE(LatentVariableModel):
@@ -40,6 +40,13 @@ class GaussianVAE(LatentVariableModel):
     of Burda et al. (2016) instead (``beta`` must then be 1), and ``dreg=True`` gives its
     encoder the doubly reparameterised gradient of Tucker et al. (2019) (:func:`iw_objective`).
 
+    Two settings fight posterior collapse. ``kl_warmup = T`` multiplies the KL weight by
+    :math:`\min(1, t / T)` at training step :math:`t`, a linear ramp from 0 (the steps are
+    counted in the buffer ``steps_taken``, saved with the weights). ``free_bits = \kappa``
+    replaces the KL term by :math:`\sum_j \max(\kappa, \overline{\mathrm{KL}}_j)`, where
+    :math:`\overline{\mathrm{KL}}_j` is dimension :math:`j`'s KL term averaged over the batch
+    (:func:`free_bits_kl`, Kingma et al. 2016).
+
     Args:
         x_dim: :math:`D`, pixels per image.
         z_dim: :math:`D_z`, latent dimensions.
@@ -50,6 +57,8 @@ class GaussianVAE(LatentVariableModel):
         train_samples: samples of :math:`z` per example in the training loss.
         iw_samples: if above 1, train on the importance-weighted bound with this many samples.
         dreg: train on the importance-weighted bound with the doubly reparameterised encoder gradient.
+        kl_warmup: :math:`T`, the training steps over which the KL weight rises from 0 (0: none).
+        free_bits: :math:`\kappa`, nats per latent dimension that the KL term leaves free.
 
     >>> vae = GaussianVAE(x_dim=6, z_dim=2, hidden=(5,))
     >>> vae.log_weights(torch.ones(3, 6), num_samples=4).shape
@@ -67,6 +76,8 @@ class GaussianVAE(LatentVariableModel):
         train_samples: int = 1,
         iw_samples: int = 1,
         dreg: bool = False,
+        kl_warmup: int = 0,
+        free_bits: float = 0.0,
     ):
         super().__init__()
         self.x_dim, self.z_dim = (
@@ -85,6 +96,18 @@ class GaussianVAE(LatentVariableModel):
             raise ValueError(
                 "the importance-weighted bound is defined for beta = 1 only"
             )
+        self.kl_warmup = (
+            0 if kl_warmup == 0 else check_positive_int(kl_warmup, "kl_warmup")
+        )
+        self.free_bits = check_non_negative(free_bits, "free_bits")
+        if (self.kl_warmup or self.free_bits) and (self.iw_samples > 1 or dreg):
+            raise ValueError(
+                "KL warm-up and free bits apply to the ELBO, not to the IW bound"
+            )
+        if self.free_bits and not analytic_kl:
+            raise ValueError(
+                "free bits need the KL term per dimension: set analytic_kl=True"
+            )
         hidden = check_widths(hidden)
         self.config = dict(
             x_dim=self.x_dim,
@@ -100,6 +123,11 @@ class GaussianVAE(LatentVariableModel):
             dreg
         ):  # only when set, so that the checkpoints of models without it still match
             self.config["dreg"] = True
+        if self.kl_warmup:  # as dreg: only when set
+            self.config["kl_warmup"] = self.kl_warmup
+            self.register_buffer("steps_taken", torch.zeros((), dtype=torch.long))
+        if self.free_bits:
+            self.config["free_bits"] = self.free_bits
         self.analytic_kl = analytic_kl
         self.encoder = mlp((x_dim, *hidden, 2 * z_dim), activation)
         self.decoder = mlp((z_dim, *reversed(list(hidden)), x_dim), activation)
@@ -147,6 +175,19 @@ class GaussianVAE(LatentVariableModel):
         t = self.elbo_terms(x, num_samples)
         return t["log_px_z"] + t["log_pz"] - t["log_qz_x"]
 
+    def kl_weight(self) -> float:
+        r"""The KL weight of the next training step: :math:`\beta`, ramped up by the warm-up."""
+        if not self.kl_warmup:
+            return self.beta
+        return self.beta * min(1.0, int(self.steps_taken) / self.kl_warmup)
+
+    def fit_batch(self, x, index, optimizer):
+        """One optimiser step on :meth:`training_loss`, counted for the KL warm-up."""
+        out = super().fit_batch(x, index, optimizer)
+        if self.kl_warmup:
+            self.steps_taken += 1
+        return out
+
     def training_loss(self, x: torch.Tensor, index: torch.Tensor | None = None):
         """Negative (beta-weighted or importance-weighted) bound, averaged over the batch."""
         if self.iw_samples > 1 or self.dreg:
@@ -160,13 +201,53 @@ class GaussianVAE(LatentVariableModel):
         else:
             t = self.elbo_terms(x, self.train_samples)
             log_px_z, kl = t["log_px_z"].mean(0), t["kl"].mean(0)  # (B,) each
-        loss = -(log_px_z - self.beta * kl).mean()
+        if self.free_bits:  # one KL term per dimension: a trailing axis of size 1 each
+            kl_d = kl_normal_standard(
+                mu.unsqueeze(-1), log_sigma.unsqueeze(-1)
+            )  # (B, Dz)
+            penalty = free_bits_kl(kl_d, self.free_bits)
+        else:
+            penalty = kl.mean()
+        weight = self.kl_weight()
+        loss = -log_px_z.mean() + weight * penalty
         stats = dict(
             elbo=(log_px_z - kl).mean().detach(),
             recon=log_px_z.mean().detach(),
             kl=kl.mean().detach(),
         )
+        if self.kl_warmup:
+            stats["kl_weight"] = torch.tensor(weight)
         return loss, stats
+
+
+def free_bits_kl(kl_per_dim: torch.Tensor, kappa: float) -> torch.Tensor:
+    r"""The free-bits KL term of Kingma et al. (2016): each dimension's batch-mean KL, at least :math:`\kappa`.
+
+    .. math:: \sum_{j=1}^{D_z} \max\Big(\kappa,\ \frac1B \sum_{b=1}^B
+              \mathrm{KL}\big(q_\phi(z_j \mid x_b) \,\|\, p(z_j)\big)\Big)
+
+    A dimension whose average KL is below :math:`\kappa` contributes the constant
+    :math:`\kappa`, so no gradient pushes its posteriors towards the prior: the encoder may
+    spend up to :math:`\kappa` nats on it for free. With :math:`\kappa = 0` it is the batch
+    mean of the ordinary KL term.
+
+    Args:
+        kl_per_dim: ``(B, Dz)`` KL terms per image and dimension (non-negative).
+        kappa: :math:`\kappa \ge 0`, nats per dimension.
+
+    Returns:
+        a scalar.
+
+    >>> kl = torch.tensor([[0.1, 2.0], [0.3, 4.0]])
+    >>> free_bits_kl(kl, 0.5)  # max(0.5, 0.2) + max(0.5, 3.0)
+    tensor(3.5000)
+    """
+    kappa = check_non_negative(kappa, "kappa")
+    if kl_per_dim.dim() != 2:
+        raise ValueError(
+            f"kl_per_dim must have shape (batch, z_dim), got {tuple(kl_per_dim.shape)}"
+        )
+    return kl_per_dim.mean(0).clamp(min=kappa).sum()
 
 
 def iw_objective(

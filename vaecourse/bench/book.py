@@ -126,7 +126,7 @@ def book(
         results = {p.stem: dict(chapter=p.stem) for p in paths}
         for m in modes:
             # A fresh checkpoint folder per mode: a full-mode time includes the training, and later
-            # chapters (chapter 8) load what earlier ones trained in this same run, as in a book build.
+            # chapters (chapter 11) load what earlier ones trained in this same run, as in a book build.
             checkpoints = None if keep_checkpoints else Path(tmp)
             for p in paths:
                 seconds, error = _execute(

@@ -1,4 +1,4 @@
-"""Checks for the exercises of chapter 4 (score-function estimators and baselines)."""
+"""Checks for the exercises of chapter 6 (score-function estimators and baselines)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the exercises of chapter 5 (binary latents)."""
+"""Checks for the exercises of chapter 7 (binary latents)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the exercises of chapter 6 (sigmoid belief networks)."""
+"""Checks for the exercises of chapter 9 (sigmoid belief networks)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for the exercises of chapter 7 (the autoencoder with a Gaussian mixture)."""
+"""Checks for the exercises of chapter 10 (the autoencoder with a Gaussian mixture)."""
 
 from __future__ import annotations
 

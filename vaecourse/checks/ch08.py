@@ -1,4 +1,4 @@
-"""Checks for the exercises of chapter 8 (comparing the models)."""
+"""Checks for the exercises of chapter 11 (comparing the models)."""
 
 from __future__ import annotations
 

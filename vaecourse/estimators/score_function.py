@@ -286,7 +286,7 @@ def gaussian_surrogate(
       (:func:`score_function_term`); the first term keeps the direct gradient of any
       parameters inside :math:`f` (a decoder's).
 
-    The two have the same expectation; their variances differ (chapter 4).
+    The two have the same expectation; their variances differ (chapter 6).
 
     Args:
         signal_fn: :math:`f`, mapping ``(K, B, Dz)`` latents to ``(K, B)`` values.

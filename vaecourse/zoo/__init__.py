@@ -2,7 +2,7 @@
 
 One module per chapter (``zoo/chNN.py``); each public function returns ``(model, info)``
 where ``info`` holds at least ``seconds`` (training time) and ``loaded`` (came from disk).
-Chapters call these functions, and chapter 8 calls them all, so a model is defined once
+Chapters call these functions, and chapter 11 calls them all, so a model is defined once
 and trained once per build.
 """
 

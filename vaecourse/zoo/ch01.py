@@ -1,4 +1,4 @@
-"""Chapter 1's model: a deterministic autoencoder with a 2-D code (chapter 7 reuses it)."""
+"""Chapter 1's model: a deterministic autoencoder with a 2-D code (chapter 10 reuses it)."""
 
 from __future__ import annotations
 

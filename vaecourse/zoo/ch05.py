@@ -1,4 +1,4 @@
-"""Chapter 5's models: the 64-binary-latent VAE trained with each estimator, and a Gaussian VAE of the same size."""
+"""Chapter 7's models: the 64-binary-latent VAE trained with each estimator, and a Gaussian VAE of the same size."""
 
 from __future__ import annotations
 
@@ -28,14 +28,14 @@ BINARY_VAE_SETTINGS = dict(
 """The binary-latent VAE's constructor arguments besides ``estimator``: ``BernoulliVAE(D, estimator=..., **these)``."""
 
 TRAIN_SETTINGS = dict(batch_size=100, lr=1e-3)
-"""The arguments of :func:`vaecourse.train.train` that every chapter-5 model shares."""
+"""The arguments of :func:`vaecourse.train.train` that every chapter-7 model shares."""
 
 SETTINGS = {**BINARY_VAE_SETTINGS, **TRAIN_SETTINGS}
-"""What every model of chapter 5 shares; only the estimator (or the latent type) differs."""
+"""What every model of chapter 7 shares; only the estimator (or the latent type) differs."""
 
 
 def _training() -> dict:
-    """Everything besides the model that determines a trained chapter-5 model (the checkpoint's key)."""
+    """Everything besides the model that determines a trained chapter-7 model (the checkpoint's key)."""
     return dict(
         epochs=pick(full=8, quick=1),
         batch_size=SETTINGS["batch_size"],

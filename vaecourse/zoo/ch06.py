@@ -1,4 +1,4 @@
-"""Chapter 6's models: a linear sigmoid belief network with a mean-field posterior per image, and its amortised twin."""
+"""Chapter 9's models: a linear sigmoid belief network with a mean-field posterior per image, and its amortised twin."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ SBN_SETTINGS = dict(
     batch_size=250,
     lr=3e-2,  # Adam step size on theta (and phi)
 )
-"""The architecture and optimisation of both chapter-6 models (one decoder family)."""
+"""The architecture and optimisation of both chapter-9 models (one decoder family)."""
 
 
 def _training() -> dict:
-    """Everything besides the model that determines a trained chapter-6 model (the checkpoint's key)."""
+    """Everything besides the model that determines a trained chapter-9 model (the checkpoint's key)."""
     return dict(
         epochs=pick(full=10, quick=1),
         batch_size=SBN_SETTINGS["batch_size"],

@@ -1,4 +1,4 @@
-"""Chapter 7's model: chapter 1's 2-D autoencoder with a 30-component Gaussian mixture over its codes."""
+"""Chapter 10's model: chapter 1's 2-D autoencoder with a 30-component Gaussian mixture over its codes."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ GMM_SETTINGS = dict(
     tuning_samples=100,  # K of the IW estimate that picks s
     seed=0,
 )
-"""The mixture and the scoring proposal of the chapter-7 model."""
+"""The mixture and the scoring proposal of the chapter-10 model."""
 
 
 def ae_gmm(retrain: bool = False):

@@ -1,4 +1,4 @@
-"""The relaxations chapter's models: the chapter-5 binary VAE trained with relaxed and straight-through gradients."""
+"""The relaxations chapter's models: the chapter-7 binary VAE trained with relaxed and straight-through gradients."""
 
 from __future__ import annotations
 
@@ -45,10 +45,10 @@ def temperature_schedule(epoch: int, epochs: int) -> float:
 
 
 def _fit(model: BernoulliVAE) -> dict:
-    """Chapter 5's training run (data, epochs, batch, learning rate), one epoch per temperature."""
+    """Chapter 7's training run (data, epochs, batch, learning rate), one epoch per temperature."""
     x_train, x_valid = (
         ch05._data()
-    )  # the same images and epochs as chapter 5, so the rows compare
+    )  # the same images and epochs as chapter 7, so the rows compare
     epochs = ch05._training()["epochs"]
     optimizer = torch.optim.Adam(model.parameters(), lr=ch05.SETTINGS["lr"])
     info = {
@@ -83,7 +83,7 @@ def _fit(model: BernoulliVAE) -> dict:
 
 
 def relaxed_vae(estimator: str = "relaxed"):
-    """The chapter-5 binary VAE (same sizes, K, data and epochs) trained with a relaxation.
+    """The chapter-7 binary VAE (same sizes, K, data and epochs) trained with a relaxation.
 
     Args:
         estimator: ``"relaxed"`` (Gumbel-softmax) or ``"straight_through"``; the temperature
