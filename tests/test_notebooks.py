@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 NOTEBOOKS = exercises.find_notebooks([BOOK])
-CHAPTER = re.compile(r"\d\d[a-z]?_\w+\.ipynb")  # 05_binary_latents, 05b_relaxations
+CHAPTER = re.compile(r"\d\d[a-z]?_\w+\.ipynb")  # 07_binary_latents, 11_comparison
 
 
 def _ids(paths):

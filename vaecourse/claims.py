@@ -9,7 +9,7 @@ claim says it is about full mode.
 
 Record the full build's claims after executing a chapter in full mode::
 
-    python -m vaecourse.claims record book/08_comparison.ipynb /tmp/08-full.ipynb
+    python -m vaecourse.claims record book/11_comparison.ipynb /tmp/11-full.ipynb
 """
 
 from __future__ import annotations
