@@ -10,6 +10,7 @@ an error that names the chapter and cell, never a silent leftover (:func:`leftov
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -228,7 +229,7 @@ class Converter:
         """The lines Sphinx's ``literalinclude`` shows, read by Sphinx's own reader."""
         from sphinx.directives.code import LiteralIncludeReader
 
-        path = (self.book.root / self.docname).parent / argument
+        path = Path(os.path.normpath((self.book.root / self.docname).parent / argument))
         if not path.is_file():
             raise FileNotFoundError(f"{self.where}: literalinclude of a missing file {path}")
         if "dedent" in options:
