@@ -1,4 +1,5 @@
-"""The Colab edition: no MyST left, no repository file read, each conversion right, every chapter runs alone."""
+"""The Colab edition: no MyST left, no repository file read, each conversion right, and
+every chapter runs alone."""
 
 import ast
 import copy
@@ -54,7 +55,7 @@ def book():
 
 @pytest.fixture(scope="module")
 def editions(tmp_path_factory) -> dict[str, dict[str, nbformat.NotebookNode]]:
-    """Both editions of every chapter, generated from the registry of the published run."""
+    """Both editions of every chapter, from the registry of the published run."""
     out = {}
     for edition in EDITIONS:
         folder = tmp_path_factory.mktemp(edition)
@@ -68,7 +69,7 @@ def _markdown(notebook) -> list[str]:
     return [c.source for c in notebook.cells if c.cell_type == "markdown"]
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # (a) Every chapter, no MyST left
 
 
@@ -92,7 +93,7 @@ def test_no_myst_markup_is_left(editions, edition):
 
 
 def test_every_glued_value_is_the_registry_value_formatted(editions):
-    """Each ``{glue:text}`name:spec``` of the source becomes format(value, spec), computed here."""
+    """Each ``{glue:text}`name:spec``` becomes format(value, spec), computed here."""
     registry = json.loads((ROOT / DEFAULT_REGISTRY).read_text())
     glue = re.compile(r"\{glue:text\}`([^`:]+)(?::([^`]*))?`")
     checked = 0
@@ -109,7 +110,9 @@ def test_every_glued_value_is_the_registry_value_formatted(editions):
                     value = float(value)
                 shown = format(value, spec) if spec else str(value)
                 escaped = re.sub(r"([\\`*_\[\]<>$|~])", r"\\\1", shown)
-                assert escaped in text, f"{path.stem}: {name}:{spec} = {shown!r} not shown"
+                assert escaped in text, (
+                    f"{path.stem}: {name}:{spec} = {shown!r} not shown"
+                )
                 checked += 1
     assert checked > 300  # the chapters quote hundreds of glued values
 
@@ -124,12 +127,14 @@ def test_solutions_are_folded_or_gone(editions):
     assert len(folded) == 4  # the chapter's four coding exercises, folded in Colab
     assert 'display-mode: "form"' in folded[0].source.splitlines()[0]
     student_text = json.dumps(nbformat.writes(student))
-    assert "<details>" not in student_text and "Solution to Exercise" not in student_text
+    assert (
+        "<details>" not in student_text and "Solution to Exercise" not in student_text
+    )
     stubs = [c for c in student.cells if "raise NotImplementedError" in c.source]
     assert len(stubs) == 4
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # (b) A chapter opened alone reads nothing from the repository
 
 REPOSITORY_ENTRIES = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")}
@@ -141,7 +146,9 @@ def _relative_paths(code: str) -> list[str]:
     except SyntaxError:
         return []
     strings = [
-        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
     ]
     return [
         s
@@ -187,12 +194,17 @@ def test_the_repository_scans_see_relative_paths_and_links():
     assert _relative_links('<img src="fig.png">') == ["fig.png"]
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # (c) Each conversion, against what the website shows
 
 
 def test_glued_values_are_formatted_as_the_book_formats_them():
-    values = {"num_train": "50000", "gap": "0.123456", "share": "0.1312", "word": "'above'"}
+    values = {
+        "num_train": "50000",
+        "gap": "0.123456",
+        "share": "0.1312",
+        "word": "'above'",
+    }
     assert format_glued(values, "num_train:,d", "ch") == "50,000"
     assert format_glued(values, "gap:.2f", "ch") == "0.12"
     assert format_glued(values, "share:.1%", "ch") == "13.1%"
@@ -205,7 +217,7 @@ def test_glued_values_are_formatted_as_the_book_formats_them():
 
 @pytest.fixture
 def small_book(tmp_path) -> Book:
-    """Two pages, a figure, an exercise, a section and two references, as read_book finds them."""
+    """Two pages, a figure, an exercise, a section and two references."""
     return Book(
         root=tmp_path,
         site_url="https://example.org/course/",
@@ -221,7 +233,10 @@ def small_book(tmp_path) -> Book:
             "ex-a": Target("book/a", "exercise", "Do $x$", "2.1"),
             "sec-b": Target("book/b", "section", "Far away", "3.2"),
         },
-        references={"k1": ("Kingma and Welling", "2014"), "k2": ("Rezende et al.", "2014")},
+        references={
+            "k1": ("Kingma and Welling", "2014"),
+            "k2": ("Rezende et al.", "2014"),
+        },
     )
 
 
@@ -232,11 +247,19 @@ def _convert(book, source, values=None):
 def test_roles_become_links_to_this_notebook_or_the_online_book(small_book):
     url = "https://example.org/course/"
     assert _convert(small_book, "See {numref}`fig-a`.") == "See [Fig. 2.1](#fig-a)."
-    assert _convert(small_book, "In {numref}`Figure %s <fig-a>`.") == "In [Figure 2.1](#fig-a)."
+    assert (
+        _convert(small_book, "In {numref}`Figure %s <fig-a>`.")
+        == "In [Figure 2.1](#fig-a)."
+    )
     assert _convert(small_book, "{ref}`sec-b`") == f"[Far away]({url}book/b.html#sec-b)"
-    assert _convert(small_book, "{numref}`sec-b`") == f"[Section 3.2]({url}book/b.html#sec-b)"
+    assert (
+        _convert(small_book, "{numref}`sec-b`")
+        == f"[Section 3.2]({url}book/b.html#sec-b)"
+    )
     assert _convert(small_book, "{doc}`b`") == f"[Page B]({url}book/b.html)"
-    assert _convert(small_book, "{doc}`chapter 3 <b>`") == f"[chapter 3]({url}book/b.html)"
+    assert (
+        _convert(small_book, "{doc}`chapter 3 <b>`") == f"[chapter 3]({url}book/b.html)"
+    )
     bib = f"{url}book/bibliography.html"
     assert _convert(small_book, "{cite:p}`k1,k2`") == (
         f"([Kingma and Welling, 2014]({bib}); [Rezende et al., 2014]({bib}))"
@@ -252,7 +275,10 @@ def test_roles_become_links_to_this_notebook_or_the_online_book(small_book):
 
 
 def test_directives_labels_and_comments_become_markdown(small_book):
-    exercise = "(sec-a)=\n## Title\n\n```{exercise} Do $x$\n:label: ex-a\n\nWrite {doc}`b`.\n```"
+    exercise = (
+        "(sec-a)=\n## Title\n\n```{exercise} Do $x$\n:label: ex-a\n\n"
+        "Write {doc}`b`.\n```"
+    )
     assert _convert(small_book, exercise) == (
         '<a name="sec-a"></a>\n\n## Title\n\n<a name="ex-a"></a>\n\n'
         "> **Exercise 2.1** (Do $x$)\n>\n"
@@ -272,7 +298,9 @@ def test_directives_labels_and_comments_become_markdown(small_book):
 
 def test_a_gated_solution_is_folded_across_cells(small_book):
     converter = Converter(small_book, "book/a", {})
-    first = converter.cell("````{solution-start} ex-a\n:class: dropdown\n````\n\nHint.", 1)
+    first = converter.cell(
+        "````{solution-start} ex-a\n:class: dropdown\n````\n\nHint.", 1
+    )
     assert first.startswith("<details>\n<summary><b>Solution to Exercise 2.1</b>")
     assert first.endswith("Hint.\n\n</details>") and converter.solution == "ex-a"
     last = converter.cell("Note.\n\n```{solution-end}\n```\n\nAfter.", 2)
@@ -281,11 +309,12 @@ def test_a_gated_solution_is_folded_across_cells(small_book):
 
 
 def test_literalinclude_gives_the_lines_sphinx_shows(small_book, tmp_path):
-    """The included code is what the website's Sphinx build puts in the page, line for line."""
+    """The included code is what the website's Sphinx build puts in the page."""
     module = tmp_path / "pkg" / "mod.py"
     module.parent.mkdir()
     module.write_text(
-        '"""Module."""\n\n\ndef f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n'
+        '"""Module."""\n\n\ndef f(x):\n    """Twice x."""\n'
+        "    return 2 * x  # doubled\n"
         "\n\ndef g():\n    return 1\n"
     )
     directives = [
@@ -306,20 +335,24 @@ def test_literalinclude_gives_the_lines_sphinx_shows(small_book, tmp_path):
     (src / "conf.py").write_text("extensions = ['myst_parser']\n")
     (src / "index.md").write_text("# I\n\n```{toctree}\nbook/a\n```\n")
     (src / "book" / "a.md").write_text("# A\n\n" + "\n\n".join(directives) + "\n")
-    app = Sphinx(src, src, tmp_path / "out", tmp_path / "doctrees", "dummy", status=None)
+    app = Sphinx(
+        src, src, tmp_path / "out", tmp_path / "doctrees", "dummy", status=None
+    )
     app.build()
     blocks = [
-        n.astext() for n in app.env.get_doctree("book/a").findall()
+        n.astext()
+        for n in app.env.get_doctree("book/a").findall()
         if n.tagname == "literal_block"
     ]
     assert [b.splitlines() for b in blocks] == [s.splitlines()[1:-1] for s in shown]
 
 
 def _function_lines_without_docstring(path: Path, name: str) -> list[str]:
-    """A function's lines read from its file, its docstring's lines left out (ast, not inspect)."""
+    """A function's lines from its file, without its docstring (ast, not inspect)."""
     lines = path.read_text().splitlines()
     node = next(
-        n for n in ast.walk(ast.parse(path.read_text()))
+        n
+        for n in ast.walk(ast.parse(path.read_text()))
         if isinstance(n, ast.FunctionDef) and n.name == name
     )
     first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
@@ -331,7 +364,9 @@ def _function_lines_without_docstring(path: Path, name: str) -> list[str]:
 def test_shown_package_code_is_the_function_without_its_docstring(editions):
     cells = _markdown(editions["instructor"]["03_gaussian_vae"])
     (shown,) = [c for c in cells if c.startswith("```python\ndef reparameterize(")]
-    expected = _function_lines_without_docstring(ROOT / "vaecourse" / "samplers.py", "reparameterize")
+    expected = _function_lines_without_docstring(
+        ROOT / "vaecourse" / "samplers.py", "reparameterize"
+    )
     assert shown.splitlines()[1:-1] == expected
     assert shown.splitlines()[-1] == "```" and '"""' not in shown
     for stem, notebook in editions["instructor"].items():
@@ -339,19 +374,23 @@ def test_shown_package_code_is_the_function_without_its_docstring(editions):
 
 
 def test_figures_and_exercises_are_numbered_as_on_the_website(book, editions):
-    """Chapter 3's captions and exercises, counted here in the source notebook, in order."""
+    """Chapter 3's captions and exercises, counted here in the source, in order."""
     source = nbformat.read(ROOT / "book" / "03_gaussian_vae.ipynb", as_version=4)
     captions = [
         c.metadata["mystnb"]["figure"]["name"]
         for c in source.cells
         if c.metadata.get("mystnb", {}).get("figure", {}).get("caption")
     ]
-    assert book.numbers["book/03_gaussian_vae"] == "3"  # the fourth page, the third numbered one
+    assert (
+        book.numbers["book/03_gaussian_vae"] == "3"
+    )  # the fourth page, the third numbered one
     text = "\n".join(_markdown(editions["instructor"]["03_gaussian_vae"]))
     for k, name in enumerate(captions, start=1):
         assert f'<a name="{name}"></a>\n\n**Fig. 3.{k}** ' in text
     exercises = sum(c.source.count("{exercise}") for c in source.cells)
-    assert [f"**Exercise 3.{k}**" in text for k in range(1, exercises + 2)] == [True] * exercises + [False]
+    assert [f"**Exercise 3.{k}**" in text for k in range(1, exercises + 2)] == [
+        True
+    ] * exercises + [False]
 
 
 def test_a_missing_glued_value_is_named_not_invented(tmp_path):
@@ -376,11 +415,13 @@ def test_the_edition_never_overwrites_other_content(tmp_path):
         write_edition(ROOT, ROOT)
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # The set-up cell
 
 
-def test_the_set_up_cell_gives_each_mode_s_time_when_the_benchmark_lists_the_chapter(book):
+def test_the_set_up_cell_gives_each_mode_s_time_when_the_benchmark_lists_the_chapter(
+    book,
+):
     table = (ROOT / TIMES_FILE).read_text()
     row = re.search(r"^\| 03\\_gaussian\\_vae \| ([\d.]+) \| ([\d.]+) \|$", table, re.M)
     quick, full = float(row[1]), float(row[2])
@@ -396,28 +437,41 @@ def test_the_set_up_cell_gives_each_mode_s_time_when_the_benchmark_lists_the_cha
 
 
 def _run_setup(source: str, tmp_path: Path, colab: bool) -> subprocess.CompletedProcess:
-    """The set-up cell in a fresh Python; in "Colab", google.colab is a stand-in module."""
+    """The set-up cell in a fresh Python; in "Colab", google.colab is a stand-in."""
     fake = (
         "import sys, types\n"
         "colab = types.ModuleType('google.colab')\n"
-        "colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: None)\n"
+        "colab.output = types.SimpleNamespace(\n"
+        "    enable_custom_widget_manager=lambda: None)\n"
         "sys.modules['google'] = types.ModuleType('google')\n"
         "sys.modules['google.colab'] = colab\n"
     )
-    script = (fake if colab else "") + source + "\nprint('QUICK mode read:', vaecourse.runtime.QUICK)\n"
+    script = (
+        (fake if colab else "")
+        + source
+        + "\nprint('QUICK mode read:', vaecourse.runtime.QUICK)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "VAECOURSE_QUICK"}
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 
 
-def test_the_quick_switch_sets_quick_mode_before_the_package_is_imported(book, tmp_path):
+def test_the_quick_switch_sets_quick_mode_before_the_package_is_imported(
+    book, tmp_path
+):
     source = setup_source(book, "00_data", {})
     quick = _run_setup(source, tmp_path, colab=False)
     assert quick.stdout == "QUICK mode read: True\n", quick.stderr
-    full = _run_setup(source.replace("QUICK = True", "QUICK = False"), tmp_path, colab=False)
+    full = _run_setup(
+        source.replace("QUICK = True", "QUICK = False"), tmp_path, colab=False
+    )
     assert full.stdout == "QUICK mode read: False\n", full.stderr
 
 
@@ -429,20 +483,24 @@ def test_a_failed_install_stops_the_cell_and_a_good_one_prints_nothing(book, tmp
     assert failed.returncode == 1
     assert "RuntimeError: installing the course package failed" in failed.stderr
     assert "missing" in failed.stdout  # pip's own message, shown only now
-    satisfied = source.replace(requirement, "pip")  # already installed: pip has nothing to do
+    satisfied = source.replace(
+        requirement, "pip"
+    )  # already installed: pip has nothing to do
     done = _run_setup(satisfied, tmp_path, colab=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "QUICK mode read: True\n"  # no restart notice, no pip output
 
 
-# ---------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Publication: the launch button and the workflow
 
 
 def _course_colab():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("course_colab", ROOT / "book" / "_ext" / "course_colab.py")
+    spec = importlib.util.spec_from_file_location(
+        "course_colab", ROOT / "book" / "_ext" / "course_colab.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -455,14 +513,27 @@ def test_the_colab_launch_button_opens_the_colab_branch():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     branch = config["repository"]["branch"]
     colab_branch = config["sphinx"]["config"]["course_colab_branch"]
-    app = SimpleNamespace(config=SimpleNamespace(
-        html_theme_options={"repository_branch": branch}, course_colab_branch=colab_branch
-    ))
+    app = SimpleNamespace(
+        config=SimpleNamespace(
+            html_theme_options={"repository_branch": branch},
+            course_colab_branch=colab_branch,
+        )
+    )
     base = "https://colab.research.google.com/github/vaecourse/vaecourse/blob"
-    context = {"header_buttons": [{"label": "launch-buttons", "buttons": [
-        {"text": "Colab", "url": f"{base}/{branch}/book/02_elbo.ipynb"},
-        {"text": "Binder", "url": f"https://mybinder.org/v2/gh/o/r/{branch}"},
-    ]}]}
+    context = {
+        "header_buttons": [
+            {
+                "label": "launch-buttons",
+                "buttons": [
+                    {"text": "Colab", "url": f"{base}/{branch}/book/02_elbo.ipynb"},
+                    {
+                        "text": "Binder",
+                        "url": f"https://mybinder.org/v2/gh/o/r/{branch}",
+                    },
+                ],
+            }
+        ]
+    }
     module._point_to_colab_edition(app, "book/02_elbo", "page.html", context, None)
     colab, binder = context["header_buttons"][0]["buttons"]
     assert colab["url"] == f"{base}/{colab_branch}/book/02_elbo.ipynb"
@@ -472,7 +543,9 @@ def test_the_colab_launch_button_opens_the_colab_branch():
 
 def test_the_publish_workflow_pushes_the_edition_with_the_build_s_values():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "publish.yml").read_text())
+    workflow = yaml.safe_load(
+        (ROOT / ".github" / "workflows" / "publish.yml").read_text()
+    )
     build = workflow["jobs"]["build"]
     runs = [s.get("run", "") for s in build["steps"]]
     (step,) = [r for r in runs if "python -m vaecourse.colab generate" in r]
@@ -487,9 +560,9 @@ def test_the_publish_workflow_pushes_the_edition_with_the_build_s_values():
     assert site == urls["Documentation"]
 
 
-# ---------------------------------------------------------------------------------------
-# (d) Every chapter as a reader runs it: alone, in an empty folder, in quick mode, with the
-# package from a wheel in a fresh virtual environment and the data from an HTTP server.
+# --------------------------------------------------------------------------------------
+# (d) Every chapter as a reader runs it: alone, in an empty folder, in quick mode, with
+# the package from a wheel in a fresh virtual environment, the data from an HTTP server.
 
 from data_helpers import Server  # noqa: E402
 from test_packaging import _fresh_python, fresh_install  # noqa: E402, F401 (a fixture)
@@ -499,7 +572,7 @@ DATA = Path(os.environ.get("VAECOURSE_DATA") or "/work/shared/data")
 
 @pytest.fixture(scope="module")
 def data_server():
-    """The data sets at their public names: the .amat text of binarized MNIST, MNIST's .gz files."""
+    """The data sets at their public names: the .amat text, MNIST's .gz files."""
     if not (DATA / "binarized_mnist").is_dir():
         pytest.skip(f"no local copy of the data sets in {DATA} (set VAECOURSE_DATA)")
     server = Server()
@@ -507,7 +580,9 @@ def data_server():
         body = path.read_bytes()
         name = path.name.removesuffix(".gz")
         server.routes[f"/binarized_mnist/{name}"] = (
-            200, gzip.decompress(body) if path.suffix == ".gz" else body, None
+            200,
+            gzip.decompress(body) if path.suffix == ".gz" else body,
+            None,
         )
     for path in (DATA / "mnist").glob("*.gz"):
         server.routes[f"/mnist/{path.name}"] = (200, path.read_bytes(), None)
@@ -516,27 +591,53 @@ def data_server():
 
 
 @pytest.fixture(scope="module")
-def reader_kernel(fresh_install, tmp_path_factory):
-    """A kernel spec whose Python is the fresh environment's, with ipykernel (as Colab has)."""
+def reader_kernel(fresh_install, tmp_path_factory):  # noqa: F811 (the fixture)
+    """A kernel spec of the fresh environment's Python, with ipykernel (as in Colab)."""
     python = _fresh_python(fresh_install)
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-compile"]
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "-q",
+        "--no-compile",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(
-        [*pip, "-c", str(ROOT / "constraints.txt"), "ipykernel"], env=env,
-        capture_output=True, text=True, timeout=900,
+        [*pip, "-c", str(ROOT / "constraints.txt"), "ipykernel"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     prefix = tmp_path_factory.mktemp("kernel")
     done = subprocess.run(
-        [str(python), "-m", "ipykernel", "install", "--prefix", str(prefix), "--name", "reader"],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(python),
+            "-m",
+            "ipykernel",
+            "install",
+            "--prefix",
+            str(prefix),
+            "--name",
+            "reader",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return prefix / "share" / "jupyter" / "kernels", python
 
 
 @pytest.mark.wheel
-@pytest.mark.parametrize("stem", sorted(p.stem for p in (ROOT / "book").glob("*.ipynb")))
+@pytest.mark.parametrize(
+    "stem", sorted(p.stem for p in (ROOT / "book").glob("*.ipynb"))
+)
 def test_each_chapter_runs_alone_in_quick_mode(
     stem, editions, reader_kernel, data_server, tmp_path_factory
 ):
@@ -546,12 +647,18 @@ def test_each_chapter_runs_alone_in_quick_mode(
 
     kernels, python = reader_kernel
     notebook = copy.deepcopy(editions["instructor"][stem])
-    probe = "import vaecourse, vaecourse.runtime\nprint(vaecourse.__file__, vaecourse.runtime.is_quick())"
+    probe = (
+        "import vaecourse, vaecourse.runtime\n"
+        "print(vaecourse.__file__, vaecourse.runtime.is_quick())"
+    )
     notebook.cells.append(nbformat.v4.new_code_cell(probe))
     folder = tmp_path_factory.mktemp(f"run-{stem}")  # empty: the chapter alone
-    shared = tmp_path_factory.getbasetemp() / "reader-cache"  # one download, as ~/.cache
+    shared = (
+        tmp_path_factory.getbasetemp() / "reader-cache"
+    )  # one download, as ~/.cache
     env = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if k not in ("PYTHONPATH", "VAECOURSE_QUICK", "VAECOURSE_DATA", "MPLBACKEND")
     }
     env |= {
@@ -562,7 +669,8 @@ def test_each_chapter_runs_alone_in_quick_mode(
         "OMP_NUM_THREADS": "1",
     }
     manager = KernelManager(
-        kernel_name="reader", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)])
+        kernel_name="reader",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
     )
     client = NotebookClient(
         notebook, km=manager, timeout=600, resources={"metadata": {"path": str(folder)}}
@@ -571,5 +679,7 @@ def test_each_chapter_runs_alone_in_quick_mode(
     text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
     where, quick = text.split()
     assert Path(where).is_relative_to(python.parents[1]), "imported the checkout"
-    assert quick == "True"  # the set-up cell's switch, not the environment, chose quick mode
+    assert (
+        quick == "True"
+    )  # the set-up cell's switch, not the environment, chose quick mode
     assert notebook.cells[1].outputs == []  # the set-up cell prints nothing

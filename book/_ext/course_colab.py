@@ -1,9 +1,9 @@
 """Sphinx extension: the Colab launch button opens the chapter's Colab edition.
 
-The theme's button opens ``.../blob/{repository.branch}/book/NAME.ipynb``, the chapter with its
-MyST markup, which Colab shows raw. The publishing workflow writes the Colab edition
-(``python -m vaecourse.colab``) to the branch ``course_colab_branch`` at the same paths, and
-this extension points the button there.
+The theme's button opens ``.../blob/{repository.branch}/book/NAME.ipynb``, the chapter
+with its MyST markup, which Colab shows raw. The publishing workflow writes the Colab
+edition (``python -m vaecourse.colab``) to the branch ``course_colab_branch`` at the
+same paths, and this extension points the button there.
 """
 
 from __future__ import annotations
@@ -25,14 +25,16 @@ def colab_url(url: str, branch: str, colab_branch: str) -> str:
 
 
 def _point_to_colab_edition(app, pagename, templatename, context, doctree) -> None:
-    """After the theme added its launch buttons: the Colab one opens the Colab edition."""
+    """After the theme added its launch buttons: Colab's opens the Colab edition."""
     branch = app.config.html_theme_options.get("repository_branch") or "main"
     for group in context.get("header_buttons", []):
         if group.get("label") != "launch-buttons":
             continue
         for button in group.get("buttons", []):
             if button.get("text") == "Colab":
-                button["url"] = colab_url(button["url"], branch, app.config.course_colab_branch)
+                button["url"] = colab_url(
+                    button["url"], branch, app.config.course_colab_branch
+                )
 
 
 def setup(app) -> dict:

@@ -1,10 +1,10 @@
-"""The Colab edition of the course: each chapter as a notebook in plain Jupyter Markdown.
+"""The Colab edition of the course: each chapter as a notebook in plain Markdown.
 
-``python -m vaecourse.colab generate . OUT`` writes it (``--help`` for the options). One module
-per job: :mod:`.book` (the book's pages, numbers, labels and references), :mod:`.glued` (the
-published run's glued values), :mod:`.markup` (MyST to Markdown), :mod:`.setup_cell` (the note
-and the set-up cell with its quick-mode switch), :mod:`.edition` (the notebooks) and
-:mod:`.cli` (the command line).
+``python -m vaecourse.colab generate . OUT`` writes it (``--help`` for the options). One
+module per job: :mod:`.book` (the book's pages, numbers, labels and references),
+:mod:`.glued` (the published run's glued values), :mod:`.markup` (MyST to Markdown),
+:mod:`.setup_cell` (the note and the set-up cell with its quick-mode switch),
+:mod:`.edition` (the notebooks) and :mod:`.cli` (the command line).
 """
 
 from .book import Book, read_book

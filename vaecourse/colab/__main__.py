@@ -1,4 +1,4 @@
-"""``python -m vaecourse.colab``: write the Colab edition, or record the published run's glued values."""
+"""``python -m vaecourse.colab``: write the Colab edition, or record glued values."""
 
 from .cli import main
 

@@ -1,11 +1,11 @@
-"""What the Colab edition needs to know about the whole book: pages, numbers, labels, citations.
+"""What the Colab edition knows of the whole book: pages, numbers, labels, citations.
 
-A chapter's cross-references point into other chapters, so the edition first reads the whole
-book once: the configuration (``_config.yml``), the table of contents (``_toc.yml``, with the
-parser Jupyter Book uses), each chapter's title, labelled sections, figures and exercises, and
-the bibliography (``references.bib``, with pybtex, the parser sphinxcontrib-bibtex uses).
-Figures and exercises are numbered as the website numbers them: ``3.2`` for the second of
-chapter 3, plain ``2`` in an unnumbered chapter.
+A chapter's cross-references point into other chapters, so the edition first reads the
+whole book once: the configuration (``_config.yml``), the table of contents
+(``_toc.yml``, with the parser Jupyter Book uses), each chapter's title, labelled
+sections, figures and exercises, and the bibliography (``references.bib``, with pybtex,
+the parser sphinxcontrib-bibtex uses). Figures and exercises are numbered as the website
+numbers them: ``3.2`` for the second of chapter 3, plain ``2`` in an unnumbered chapter.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Book:
     bibliography_page: str = "book/bibliography"
 
     def resolve(self, current: str, target: str) -> str:
-        """The docname ``target`` names from page ``current`` (relative, or absolute with ``/``)."""
+        """The docname ``target`` names from page ``current`` (relative or absolute)."""
         target = target.removesuffix(".ipynb").removesuffix(".md")
         if target.startswith("/"):
             return target.lstrip("/")
@@ -69,14 +69,14 @@ def _config(root: Path) -> dict:
     path = root / "_config.yml"
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path}: no _config.yml; the Colab edition reads the book root, the folder "
-            "that holds _config.yml and _toc.yml"
+            f"{path}: no _config.yml; the Colab edition reads the book root, "
+            "the folder that holds _config.yml and _toc.yml"
         )
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _numbers(root: Path) -> tuple[list[str], dict[str, str]]:
-    """Every page of the table of contents in order, and each chapter's number ("" if none)."""
+    """The table of contents' pages in order, and each one's number ("" if none)."""
     from sphinx_external_toc.parsing import parse_toc_yaml
 
     site_map = parse_toc_yaml(root / "_toc.yml")
@@ -137,7 +137,10 @@ def _scan_chapter(book: Book, docname: str) -> None:
                 if following and following[0].type == "heading_open":
                     level = int(following[0].tag[1])
                     title = following[1].content
-                    parts = [str(n + (k == level - 1)) for k, n in enumerate(sections[1:level], 1)]
+                    parts = [
+                        str(n + (k == level - 1))
+                        for k, n in enumerate(sections[1:level], 1)
+                    ]
                     number = ".".join([chapter, *parts]) if chapter else ""
                 book.targets[token.content] = Target(docname, "section", title, number)
             if token.type in ("fence", "colon_fence") and token.info.startswith("{"):
@@ -151,7 +154,7 @@ def _scan_chapter(book: Book, docname: str) -> None:
 
 
 def _author_year(entry) -> tuple[str, str]:
-    """``("Kingma and Welling", "2014")``; three or more authors: ``("Rezende et al.", "2014")``."""
+    """``("Kingma and Welling", "2014")``; 3+ authors: ``"Rezende et al."``."""
     people = entry.persons.get("author") or entry.persons.get("editor") or []
     names = [
         " ".join(part.render_as("text") for part in person.rich_last_names)
@@ -180,14 +183,14 @@ def _references(root: Path, config: dict) -> dict[str, tuple[str, str]]:
 
 
 def read_book(root: str | Path) -> Book:
-    """Read the book whose root (the folder of ``_config.yml`` and ``_toc.yml``) is ``root``."""
+    """Read the book at ``root``, the folder of its ``_config.yml`` and ``_toc.yml``."""
     root = Path(root)
     config = _config(root)
     html = config.get("html", {})
     site_url = html.get("baseurl", "")
     if not site_url.startswith("https://"):
         raise ValueError(
-            f"{root / '_config.yml'}: html.baseurl must be the online book's https:// URL "
+            f"{root / '_config.yml'}: html.baseurl must be the online book's URL "
             f"(the Colab edition links to it), got {site_url!r}"
         )
     repository = config["repository"]

@@ -8,10 +8,10 @@ import sys
 __all__ = ["main"]
 
 _EPILOG = """examples:
-  python -m vaecourse.colab generate . _build/colab --glue _build     # after the full build
-  python -m vaecourse.colab generate . colab/                          # values of the registry
-  python -m vaecourse.colab generate . colab-student/ --student        # without solutions
-  python -m vaecourse.colab record _build    # store a full build's glued values in the registry
+  python -m vaecourse.colab generate . _build/colab --glue _build  # after a full build
+  python -m vaecourse.colab generate . colab/          # with the registry's values
+  python -m vaecourse.colab generate . student/ --student  # without solutions
+  python -m vaecourse.colab record _build   # a full build's values into the registry
 """
 
 
@@ -35,11 +35,14 @@ def _parser() -> argparse.ArgumentParser:
         f"file of glued values (default: ROOT/{DEFAULT_REGISTRY.as_posix()})",
     )
     p.add_argument(
-        "--student", action="store_true", help="the student edition: stubs, no solutions"
+        "--student",
+        action="store_true",
+        help="the student edition: stubs, no solutions",
     )
     p.add_argument("--force", action="store_true", help="replace files that exist")
     p = commands.add_parser(
-        "record", help="store the glued values of an executed full build in the registry"
+        "record",
+        help="store the glued values of an executed full build in the registry",
     )
     p.add_argument("build", help="the build folder of a full-mode build, e.g. _build")
     p.add_argument(
@@ -51,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; return its exit status (1 with a message saying what went wrong)."""
+    """Run one command; return its exit status (1, with a message, on an error)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "record":

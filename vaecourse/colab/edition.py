@@ -1,19 +1,22 @@
 """The Colab edition of the book: every chapter as a notebook in plain Jupyter Markdown.
 
-``write_edition(root, out)`` reads the book at ``root`` and writes ``out/book/NAME.ipynb`` for
-each chapter (the path of the chapter in the repository, so that a Colab link to the
-published branch names the same path as the website's). In each chapter
+``write_edition(root, out)`` reads the book at ``root`` and writes
+``out/book/NAME.ipynb`` for each chapter (the path of the chapter in the repository, so
+that a Colab link to the published branch names the same path as the website's). In each
+chapter
 
-* a note on the published numbers and the Colab set-up cell (:mod:`.setup_cell`) replace the
-  hidden set-up cell;
-* Markdown cells lose their MyST markup (:mod:`.markup`), glued values becoming the text of
-  the published full run (:mod:`.glued`);
-* a hidden cell that shows package code with :func:`vaecourse.figures.show_source` becomes a
-  Markdown cell with that code, computed by the same function as on the website;
-* a figure's caption (``mystnb.figure`` metadata) becomes a Markdown cell under its cell;
+* a note on the published numbers and the Colab set-up cell (:mod:`.setup_cell`) replace
+  the hidden set-up cell;
+* Markdown cells lose their MyST markup (:mod:`.markup`), glued values becoming the text
+  of the published full run (:mod:`.glued`);
+* a hidden cell that shows package code with :func:`vaecourse.figures.show_source`
+  becomes a Markdown cell with that code, computed by the same function as on the
+  website;
+* a figure's caption (``mystnb.figure`` metadata) becomes a Markdown cell under its
+  cell;
 * a solution's code cell is folded in Colab (a ``@title`` form), its text folded in a
-  ``<details>`` block; the student edition (``student=True``) has stubs and no solutions, as
-  ``python -m vaecourse.exercises student`` writes them.
+  ``<details>`` block; the student edition (``student=True``) has stubs and no
+  solutions, as ``python -m vaecourse.exercises student`` writes them.
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ def _is_setup(cell) -> bool:
 
 
 def _show_source_calls(cell) -> list[ast.expr] | None:
-    """The objects a hidden ``show_source(...)`` cell shows, or None for any other cell."""
-    if cell.cell_type != "code" or not _HIDDEN_INPUT & set(cell.metadata.get("tags", [])):
+    """The objects a hidden ``show_source(...)`` cell shows; None for other cells."""
+    if cell.cell_type != "code" or not _HIDDEN_INPUT & set(
+        cell.metadata.get("tags", [])
+    ):
         return None
     try:
         tree = ast.parse(cell.source)
@@ -53,7 +58,9 @@ def _show_source_calls(cell) -> list[ast.expr] | None:
         call = node.value if isinstance(node, ast.Expr) else None
         if isinstance(call, ast.Call) and ast.unparse(call.func).endswith(_SHOW):
             shown.extend(call.args)
-        elif isinstance(node, ast.ImportFrom) and [a.name for a in node.names] == [_SHOW]:
+        elif isinstance(node, ast.ImportFrom) and [a.name for a in node.names] == [
+            _SHOW
+        ]:
             continue
         elif isinstance(node, ast.Assign) and ast.unparse(node.value).endswith(_SHOW):
             continue
@@ -79,7 +86,7 @@ def _imports(cells) -> dict:
 
 
 def _shown_code(cells, index: int, objects: list[ast.expr], where: str) -> str:
-    """The Markdown code blocks the website shows for ``show_source(obj)`` of each object."""
+    """The Markdown code blocks the website shows for ``show_source(obj)`` of each."""
     from ..figures import show_source
 
     namespace = _imports(cells[:index])
@@ -89,7 +96,8 @@ def _shown_code(cells, index: int, objects: list[ast.expr], where: str) -> str:
             obj = eval(compile(ast.Expression(node), "<chapter>", "eval"), namespace)
         except Exception as error:
             raise ValueError(
-                f"{where}: cannot find {ast.unparse(node)} from the chapter's imports ({error})"
+                f"{where}: cannot find {ast.unparse(node)} from the chapter's imports "
+                f"({error})"
             ) from error
         blocks.append(show_source(obj).data)
     return "\n\n".join(blocks)
@@ -112,13 +120,19 @@ def _used_names(cells) -> set[str]:
     for cell in cells:
         if cell.cell_type == "code":
             try:
-                names |= {n.id for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Name)}
+                names |= {
+                    n.id
+                    for n in ast.walk(ast.parse(cell.source))
+                    if isinstance(n, ast.Name)
+                }
             except SyntaxError:
                 continue
     return names
 
 
-def _caption_cell(book: Book, converter: Converter, cell) -> nbformat.NotebookNode | None:
+def _caption_cell(
+    book: Book, converter: Converter, cell
+) -> nbformat.NotebookNode | None:
     figure = cell.metadata.get("mystnb", {}).get("figure", {})
     if not figure.get("caption"):
         return None
@@ -158,7 +172,11 @@ def colab_notebook(
         shown = _show_source_calls(cell)
         if shown is not None:
             where = f"{docname}, cell {number}"
-            out.append(nbformat.v4.new_markdown_cell(_shown_code(cells, number - 1, shown, where)))
+            out.append(
+                nbformat.v4.new_markdown_cell(
+                    _shown_code(cells, number - 1, shown, where)
+                )
+            )
             replaced.append(cell)
             continue
         code = nbformat.v4.new_code_cell(cell.source)
@@ -173,16 +191,23 @@ def colab_notebook(
             out.append(caption)
     if converter.missing:
         raise GlueMissing(
-            f"{docname}: the published run's values of {sorted(set(converter.missing))} are "
-            "missing; generate from a full build (--glue _build) or record them into the "
-            "registry (python -m vaecourse.colab record BUILD)"
+            f"{docname}: the published run's values of "
+            f"{sorted(set(converter.missing))} "
+            "are missing; generate from a full build (--glue _build) or record them "
+            "into the registry (python -m vaecourse.colab record BUILD)"
         )
     clash = _defined_names(replaced) & _used_names(out)
     if clash:
-        raise ValueError(f"{docname}: code cells use {sorted(clash)}, defined in a hidden cell")
+        raise ValueError(
+            f"{docname}: code cells use {sorted(clash)}, defined in a hidden cell"
+        )
     notebook = nbformat.v4.new_notebook(cells=out)
     notebook.metadata = {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "kernelspec": {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        },
         "language_info": {"name": "python"},
         "colab": {"provenance": [], "toc_visible": True},
     }
@@ -201,7 +226,8 @@ def write_edition(
 
     ``glue`` is a build folder or a registry file (default: the book's registry,
     :data:`~vaecourse.colab.glued.DEFAULT_REGISTRY`). Every chapter is converted before
-    anything is written; an existing file with other content is an error unless ``force``.
+    anything is written; an existing file with other content is an error unless
+    ``force``.
     Returns the files and where the glued values came from.
     """
     root, out = Path(root), Path(out)
@@ -212,17 +238,25 @@ def write_edition(
     for docname in book.chapters:
         target = out / f"{docname}.ipynb"
         if target.resolve() in sources:
-            raise ValueError(f"{target} would overwrite a chapter; choose another folder")
+            raise ValueError(
+                f"{target} would overwrite a chapter; choose another folder"
+            )
         try:
-            notebook = colab_notebook(book, docname, table.get(Path(docname).name), student)
+            notebook = colab_notebook(
+                book, docname, table.get(Path(docname).name), student
+            )
         except GlueMissing as error:
             errors.append(str(error))
             continue
         plan[target] = nbformat.writes(copy.deepcopy(notebook)) + "\n"
     if errors:
-        raise GlueMissing(f"glued values from {origin} are incomplete:\n" + "\n".join(errors))
+        raise GlueMissing(
+            f"glued values from {origin} are incomplete:\n" + "\n".join(errors)
+        )
     clashes = [
-        str(p) for p, text in plan.items() if p.exists() and p.read_text(encoding="utf-8") != text
+        str(p)
+        for p, text in plan.items()
+        if p.exists() and p.read_text(encoding="utf-8") != text
     ]
     if clashes and not force:
         raise FileExistsError(

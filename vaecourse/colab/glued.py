@@ -1,17 +1,18 @@
-"""The glued values of the published full run: read from a build or a registry, formatted as the book does.
+"""The published full run's glued values: read from a build or a registry, formatted.
 
-A chapter's prose quotes its results with ``{glue:text}`name:format```; the website fills them
-in from the executed chapter. The Colab edition writes the same text in their place, taken from
+A chapter's prose quotes its results with ``{glue:text}`name:format```; the website
+fills them in from the executed chapter. The Colab edition writes the same text in their
+place, taken from
 
 * an executed build folder (``_build``, or its ``jupyter_execute`` folder): the
-  ``NAME.glue.json`` files myst-nb writes beside each executed chapter, else the glued outputs
-  of the executed notebook itself; or
-* a registry file, ``{"03_gaussian_vae": {"kl_max_z": "0.93...", ...}, ...}``, each value the
-  ``text/plain`` form that myst-nb formats, recorded from a full build with
+  ``NAME.glue.json`` files myst-nb writes beside each executed chapter, else the glued
+  outputs of the executed notebook itself; or
+* a registry file, ``{"03_gaussian_vae": {"kl_max_z": "0.93...", ...}, ...}``, each
+  value the ``text/plain`` form that myst-nb formats, recorded from a full build with
   ``python -m vaecourse.colab record _build``.
 
-The text is formatted by myst-nb's own function, so ``num_train:,d`` gives ``50,000`` as on
-the website.
+The text is formatted by myst-nb's own function, so ``num_train:,d`` gives ``50,000`` as
+on the website.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 DEFAULT_REGISTRY = Path("book") / "_generated" / "glued_full.json"
-"""The registry the generator reads when no build folder is given (relative to the book root)."""
+"""The registry read when no build folder is given (relative to the book root)."""
 
 _PREFIX = "application/papermill.record/"
 
@@ -63,14 +64,18 @@ def _from_notebook(path: Path) -> dict[str, str]:
 
 
 def _executed_folder(build: Path) -> Path:
-    for folder in (build / "jupyter_execute", build / "_build" / "jupyter_execute", build):
+    for folder in (
+        build / "jupyter_execute",
+        build / "_build" / "jupyter_execute",
+        build,
+    ):
         if folder.is_dir() and (
             any(folder.rglob("*.glue.json")) or any(folder.rglob("*.ipynb"))
         ):
             return folder
     raise FileNotFoundError(
-        f"{build}: no executed chapters found (expected a book build folder such as _build, "
-        "holding jupyter_execute/book/*.ipynb and *.glue.json)"
+        f"{build}: no executed chapters found (expected a book build folder such as "
+        "_build, holding jupyter_execute/book/*.ipynb and *.glue.json)"
     )
 
 
@@ -100,8 +105,12 @@ def load_glued(source: str | Path) -> tuple[dict[str, dict[str, str]], str]:
     try:
         table = json.loads(source.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(f"{source}: not a JSON registry of glued values ({error})") from error
-    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise ValueError(
+            f"{source}: not a JSON registry of glued values ({error})"
+        ) from error
+    if not isinstance(table, dict) or not all(
+        isinstance(v, dict) for v in table.values()
+    ):
         raise ValueError(
             f"{source}: expected {{chapter: {{name: text}}}}, as written by "
             "`python -m vaecourse.colab record`"
@@ -110,7 +119,7 @@ def load_glued(source: str | Path) -> tuple[dict[str, dict[str, str]], str]:
 
 
 def format_glued(values: dict[str, str], content: str, where: str) -> str:
-    """The text the website shows for ``{glue:text}`content``` (``name`` or ``name:format``).
+    """The text the website shows for ``{glue:text}`content```, ``name[:format]``.
 
     >>> format_glued({"num_train": "50000"}, "num_train:,d", "ch")
     '50,000'
@@ -119,11 +128,13 @@ def format_glued(values: dict[str, str], content: str, where: str) -> str:
     """
     from myst_nb.core.variables import format_plain_text
 
-    key, spec = content.rsplit(":", 1) if ":" in content else (content, "s")  # as myst-nb
+    key, spec = (
+        content.rsplit(":", 1) if ":" in content else (content, "s")
+    )  # as myst-nb
     if "::" in key:
         raise ValueError(
-            f"{where}: {{glue:text}}`{content}` pastes from another page, which the Colab "
-            "edition does not support; glue the value in this chapter"
+            f"{where}: {{glue:text}}`{content}` pastes from another page, which the "
+            "Colab edition does not support; glue the value in this chapter"
         )
     if key not in values:
         raise GlueMissing(
@@ -137,8 +148,8 @@ def format_glued(values: dict[str, str], content: str, where: str) -> str:
 def record_registry(build: str | Path, registry: str | Path) -> dict[str, int]:
     """Store the glued values of every chapter executed in ``build`` into ``registry``.
 
-    Chapters not in ``build`` keep their entries; returns the number of values per chapter
-    recorded.
+    Chapters not in ``build`` keep their entries; returns the number of values recorded
+    per chapter.
     """
     chapters = _from_build(Path(build))
     path = Path(registry)

@@ -1,11 +1,12 @@
-"""MyST markup of a chapter's Markdown cells turned into the plain Markdown that Colab renders.
+"""The MyST markup of a chapter's Markdown cells, as the plain Markdown Colab renders.
 
-The cells are parsed with the MyST parser itself (``myst_parser``'s markdown-it-py set-up, with
-the book's extensions), which finds every directive (a fenced block ``{name}``), label
-(``(name)=``), comment and role (``{name}`text```). Directives and labels are rewritten
-block by block, from the line ranges the parser reports; the rest of the text is kept as
-written, with each role the parser found replaced by its Markdown. What nothing can render is
-an error that names the chapter and cell, never a silent leftover (:func:`leftover_markup`).
+The cells are parsed with the MyST parser itself (``myst_parser``'s markdown-it-py
+set-up, with the book's extensions), which finds every directive (a fenced block
+``{name}``), label (``(name)=``), comment and role (``{name}`text```). Directives and
+labels are rewritten block by block, from the line ranges the parser reports; the rest
+of the text is kept as written, with each role the parser found replaced by its
+Markdown. What nothing can render is an error that names the chapter and cell, never a
+silent leftover (:func:`leftover_markup`).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def parser():
 def directive_parts(token) -> tuple[str, str, dict[str, str], str]:
     """A directive's name, argument, options (``:key: value`` lines) and body.
 
-    >>> token = parser().parse("```{exercise} A title\\n:label: ex-a\\n\\nDo it.\\n```")[0]
+    >>> source = "```{exercise} A title\\n:label: ex-a\\n\\nDo it.\\n```"
+    >>> token = parser().parse(source)[0]
     >>> directive_parts(token)
     ('exercise', 'A title', {'label': 'ex-a'}, 'Do it.')
     """
@@ -69,7 +71,10 @@ def directive_parts(token) -> tuple[str, str, dict[str, str], str]:
         import yaml
 
         end = lines.index("---", 1)
-        options = {k: str(v) for k, v in (yaml.safe_load("\n".join(lines[1:end])) or {}).items()}
+        options = {
+            k: str(v)
+            for k, v in (yaml.safe_load("\n".join(lines[1:end])) or {}).items()
+        }
         lines = lines[end + 1 :]
     while lines and (match := _OPTION.match(lines[0])):
         options[match["key"]] = match["value"].strip()
@@ -84,7 +89,7 @@ def _walk(tokens):
 
 
 def leftover_markup(text: str) -> list[str]:
-    """The MyST roles, directives, labels and comments the parser still finds in ``text``.
+    """The MyST roles, directives, labels and comments the parser finds in ``text``.
 
     >>> leftover_markup("See {numref}`fig-a` and $x$.")
     ['{numref}`fig-a`']
@@ -101,7 +106,7 @@ def leftover_markup(text: str) -> list[str]:
 
 
 def escape(text: str) -> str:
-    """``text`` as literal Markdown (a glued value is text on the website, never markup).
+    """``text`` as literal Markdown (a glued value is text on the website, not markup).
 
     >>> escape("a_b *c* $5")
     'a\\\\_b \\\\*c\\\\* \\\\$5'
@@ -118,7 +123,7 @@ def anchor(label: str) -> str:
 
 
 class Converter:
-    """Converts the Markdown cells of one chapter, in order (gated solutions span cells)."""
+    """Converts one chapter's Markdown cells, in order (gated solutions span cells)."""
 
     def __init__(self, book: Book, docname: str, values: dict[str, str] | None):
         self.book, self.docname, self.values = book, docname, values
@@ -126,11 +131,13 @@ class Converter:
         self.solution: str | None = None  # the exercise whose gated solution is open
         self.missing: list[str] = []  # glued values not found, to report all at once
 
-    # -- roles ---------------------------------------------------------------------------
+    # -- roles ------------------------------------------------------------------
     def _link(self, text: str, label: str) -> str:
         target = self.book.targets.get(label)
         if target is None:
-            raise ValueError(f"{self.where}: no section, figure or exercise is labelled {label!r}")
+            raise ValueError(
+                f"{self.where}: no section, figure or exercise is labelled {label!r}"
+            )
         if target.page == self.docname:
             return f"[{text}](#{label})"
         return f"[{text}]({self.book.page_url(target.page, label)})"
@@ -139,18 +146,24 @@ class Converter:
         parts = []
         for key in (k.strip() for k in keys.split(",")):
             if key not in self.book.references:
-                raise ValueError(f"{self.where}: no reference {key!r} in the bibliography")
+                raise ValueError(
+                    f"{self.where}: no reference {key!r} in the bibliography"
+                )
             who, year = self.book.references[key]
             url = self.book.bibliography_url
             parts.append(
-                f"{who} ([{year}]({url}))" if name == "cite:t" else f"[{who}, {year}]({url})"
+                f"{who} ([{year}]({url}))"
+                if name == "cite:t"
+                else f"[{who}, {year}]({url})"
             )
         return "; ".join(parts) if name == "cite:t" else f"({'; '.join(parts)})"
 
     def role(self, name: str, content: str) -> str:
         """The Markdown of the role ``{name}`content```."""
         explicit = _EXPLICIT.match(content)
-        text, label = (explicit["text"], explicit["target"]) if explicit else ("", content)
+        text, label = (
+            (explicit["text"], explicit["target"]) if explicit else ("", content)
+        )
         if name in ("glue:text", "glue", "glue:any"):
             if self.values is None:
                 raise GlueMissing(f"{self.where}: no glued values for this chapter")
@@ -164,7 +177,9 @@ class Converter:
         if name == "doc":
             page = self.book.resolve(self.docname, label)
             if page not in self.book.titles:
-                raise ValueError(f"{self.where}: {{doc}}`{content}` names no page of the book")
+                raise ValueError(
+                    f"{self.where}: {{doc}}`{content}` names no page of the book"
+                )
             return f"[{text or self.book.titles[page]}]({self.book.page_url(page)})"
         if name == "ref":
             target = self.book.targets.get(label)
@@ -200,11 +215,13 @@ class Converter:
         for name, content in roles:
             source = f"{{{name}}}`{content}`"
             if source not in text:
-                raise ValueError(f"{self.where}: cannot locate the role {source} in the text")
+                raise ValueError(
+                    f"{self.where}: cannot locate the role {source} in the text"
+                )
             text = text.replace(source, self.role(name, content))
         return text
 
-    # -- directives ----------------------------------------------------------------------
+    # -- directives -------------------------------------------------------------
     def _exercise(self, argument: str, options: dict, body: str) -> str:
         label = options.get("label", "")
         target = self.book.targets.get(label)
@@ -217,13 +234,16 @@ class Converter:
     def _solution_summary(self, label: str, continued: bool = False) -> str:
         target = self.book.targets.get(label)
         if target is None:
-            raise ValueError(f"{self.where}: a solution of the unknown exercise {label!r}")
+            raise ValueError(
+                f"{self.where}: a solution of the unknown exercise {label!r}"
+            )
         title = ", ".join(
             ([self.inline(target.title)] if target.title else [])
             + (["continued"] if continued else [])
         )
         title = f" ({title})" if title else ""
-        return f"<details>\n<summary><b>Solution to Exercise {target.number}</b>{title}</summary>\n"
+        summary = f"<b>Solution to Exercise {target.number}</b>{title}"
+        return f"<details>\n<summary>{summary}</summary>\n"
 
     def _literalinclude(self, argument: str, options: dict) -> str:
         """The lines Sphinx's ``literalinclude`` shows, read by Sphinx's own reader."""
@@ -231,9 +251,14 @@ class Converter:
 
         path = Path(os.path.normpath((self.book.root / self.docname).parent / argument))
         if not path.is_file():
-            raise FileNotFoundError(f"{self.where}: literalinclude of a missing file {path}")
+            raise FileNotFoundError(
+                f"{self.where}: literalinclude of a missing file {path}"
+            )
         if "dedent" in options:
-            options = {**options, "dedent": int(options["dedent"]) if options["dedent"] else None}
+            options = {
+                **options,
+                "dedent": int(options["dedent"]) if options["dedent"] else None,
+            }
         reader = LiteralIncludeReader(
             str(path), options, SimpleNamespace(source_encoding="utf-8-sig")
         )
@@ -246,7 +271,9 @@ class Converter:
         if name == "exercise":
             return self._exercise(argument, options, body)
         if name == "solution":
-            return f"{self._solution_summary(argument)}\n{self.blocks(body)}\n\n</details>"
+            return (
+                f"{self._solution_summary(argument)}\n{self.blocks(body)}\n\n</details>"
+            )
         if name in ADMONITIONS:
             title = self.inline(argument) if name == "admonition" else ADMONITIONS[name]
             alarming = name in _ALARMING or options.get("class", "") in _ALARMING
@@ -258,11 +285,13 @@ class Converter:
             return f"$$\n{body}\n$$"
         if name in ("code", "code-block"):
             return f"```{argument}\n{body}\n```"
-        raise ValueError(f"{self.where}: the directive {{{name}}} has no Colab rendering")
+        raise ValueError(
+            f"{self.where}: the directive {{{name}}} has no Colab rendering"
+        )
 
-    # -- blocks --------------------------------------------------------------------------
+    # -- blocks -----------------------------------------------------------------
     def blocks(self, source: str, gated: bool = False) -> str:
-        """``source`` converted; with ``gated``, solution-start/-end open and close <details>."""
+        """``source`` converted; if ``gated``, solution-start/-end open/close a fold."""
         lines, out, position = source.splitlines(), [], 0
         opened = False
 
@@ -271,7 +300,9 @@ class Converter:
             text = "\n".join(chunk).strip("\n")
             if not text.strip():
                 return
-            if gated and self.solution and not opened:  # a solution continued from a cell above
+            if (
+                gated and self.solution and not opened
+            ):  # a solution continued from a cell above
                 out.append(self._solution_summary(self.solution, continued=True))
                 opened = True
             out.append(self.inline(text))
@@ -294,7 +325,9 @@ class Converter:
             elif gated and token.info.strip().startswith("{solution-start}"):
                 label = directive_parts(token)[1]
                 if self.solution:
-                    raise ValueError(f"{self.where}: a solution-start inside another solution")
+                    raise ValueError(
+                        f"{self.where}: a solution-start inside another solution"
+                    )
                 self.solution, opened = label, True
                 out.append(self._solution_summary(label))
             elif gated and token.info.strip().startswith("{solution-end}"):

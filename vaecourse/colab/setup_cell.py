@@ -1,10 +1,11 @@
-"""The first cells of a Colab chapter: the note on the published numbers, and the set-up with its quick-mode switch.
+"""A Colab chapter's first cells: a note on its numbers, the set-up with a quick switch.
 
-The set-up cell shows a Colab form field, ``QUICK = True  #@param {type:"boolean"}``, with the
-time each mode takes when the book's benchmark (``book/_generated/chapter_times.md``) lists the
-chapter. It sets ``VAECOURSE_QUICK`` before the package is imported, then, in Colab only,
-installs the package with pip in a subprocess: pip's output is shown only when the install
-fails, and then the cell raises, so that the next cells do not run into ``ModuleNotFoundError``.
+The set-up cell shows a Colab form field, ``QUICK = True  #@param {type:"boolean"}``,
+with the time each mode takes when the book's benchmark
+(``book/_generated/chapter_times.md``) lists the chapter. It sets ``VAECOURSE_QUICK``
+before the package is imported, then, in Colab only, installs the package with pip in a
+subprocess: pip's output is shown only when the install fails, and then the cell raises,
+so that the next cells do not run into ``ModuleNotFoundError``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ __all__ = ["TIMES_FILE", "chapter_times", "note_markdown", "setup_source"]
 TIMES_FILE = Path("book") / "_generated" / "chapter_times.md"
 """The benchmark's table of seconds per chapter and mode (relative to the book root)."""
 
-_SETUP = '''\
+_SETUP = """\
 # Quick mode trains smaller models on less data{times}.
 # Untick it for the published, full run.
 QUICK = True  #@param {{type:"boolean"}}
@@ -39,7 +40,7 @@ if "google.colab" in sys.modules:  # elsewhere, install the package yourself (RE
     from google.colab import output
 
     output.enable_custom_widget_manager()
-import vaecourse  # noqa: E402, F401 (before torch: sets the thread policy)'''
+import vaecourse  # noqa: E402, F401 (before torch: sets the thread policy)"""
 
 
 def chapter_times(root: str | Path) -> dict[str, tuple[float, float]]:
@@ -52,7 +53,9 @@ def chapter_times(root: str | Path) -> dict[str, tuple[float, float]]:
         return {}
     from markdown_it import MarkdownIt
 
-    tokens = MarkdownIt("commonmark").enable("table").parse(path.read_text(encoding="utf-8"))
+    tokens = (
+        MarkdownIt("commonmark").enable("table").parse(path.read_text(encoding="utf-8"))
+    )
     rows, row = [], None
     for token in tokens:
         if token.type == "tr_open":
@@ -67,8 +70,12 @@ def chapter_times(root: str | Path) -> dict[str, tuple[float, float]]:
         "quick (s)",
         "full (s)",
     ]:
-        raise ValueError(f"{path}: expected a table with columns chapter, quick (s), full (s)")
-    return {r[0].strip(): (float(r[1]), float(r[2])) for r in rows[1:] if r[0] != "total"}
+        raise ValueError(
+            f"{path}: expected a table with columns chapter, quick (s), full (s)"
+        )
+    return {
+        r[0].strip(): (float(r[1]), float(r[2])) for r in rows[1:] if r[0] != "total"
+    }
 
 
 def _duration(seconds: float) -> str:
@@ -83,7 +90,7 @@ def _duration(seconds: float) -> str:
 
 
 def setup_source(book: Book, stem: str, times: dict[str, tuple[float, float]]) -> str:
-    """The set-up cell of chapter ``stem``, which installs the package from ``book``'s repository."""
+    """The set-up cell of chapter ``stem``; it installs the package from the repo."""
     url = book.repository.rstrip("/")
     if not url.startswith("https://"):
         raise ValueError(f"expected an https:// repository URL, got {url!r}")
@@ -94,18 +101,21 @@ def setup_source(book: Book, stem: str, times: dict[str, tuple[float, float]]) -
             f": this chapter then runs in {_duration(quick)}\n"
             f"# instead of {_duration(full)} (measured on a 2-core CPU)"
         )
-    return _SETUP.format(times=phrase, requirement=f"vaecourse @ git+{url}@{book.branch}")
+    return _SETUP.format(
+        times=phrase, requirement=f"vaecourse @ git+{url}@{book.branch}"
+    )
 
 
 def note_markdown(book: Book, docname: str) -> str:
-    """The note at the top of a Colab chapter: where it comes from, whose numbers the text quotes."""
+    """The note atop a Colab chapter: its origin, and whose numbers the text quotes."""
     number = book.numbers.get(docname, "")
-    which = f"Chapter {number}" if number else f"“{book.titles.get(docname, docname)}”"
+    title = book.titles.get(docname, docname)
+    which = f"Chapter {number}" if number else f"The chapter *{title}*"
     return (
         f"> **Colab edition.** {which} of the course, generated from the "
         f"[online book]({book.page_url(docname)}).\n>\n"
-        "> The numbers quoted in the text are those of the published full run of the book. "
-        "The cells compute your own, which will differ: a little in full mode, and much "
-        "more in quick mode, which trains smaller models on less data.\n>\n"
+        "> The numbers quoted in the text are those of the published full run of the "
+        "book. The cells compute your own, which will differ: a little in full mode, "
+        "and much more in quick mode, which trains smaller models on less data.\n>\n"
         "> Run the set-up cell below first."
     )
