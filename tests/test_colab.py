@@ -289,7 +289,9 @@ def test_directives_labels_and_comments_become_markdown(small_book):
         "<details>\n<summary><b>Solution to Exercise 2.1</b> (Do $x$)</summary>\n\n"
         "Because $y$.\n\n</details>"
     )
-    warning = ":::{admonition} Careful\n:class: warning\n- one\n- two\n:::\n% a comment"
+    warning = (
+        ":::{admonition} Careful\n:class: warning\n- one\n- two\n:::\n% a comment\n+++"
+    )
     assert _convert(small_book, warning) == "> **⚠️ Careful**\n>\n> - one\n> - two"
     assert _convert(small_book, "```{note}\nSee.\n```") == "> **Note**\n>\n> See."
     with pytest.raises(ValueError, match=r"\{figure\} has no Colab rendering"):

@@ -38,6 +38,7 @@ ADMONITIONS = {
     "tip": "Tip",
     "warning": "Warning",
 }
+_DROPPED = ("myst_line_comment", "myst_block_break")
 _ALARMING = {"attention", "caution", "danger", "error", "warning"}
 _EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 _OPTION = re.compile(r"^:(?P<key>[\w-]+):\s*(?P<value>.*)$")
@@ -311,7 +312,7 @@ class Converter:
             if token.level != 0 or token.map is None:
                 continue
             start, end = token.map
-            special = token.type in ("myst_target", "myst_line_comment") or (
+            special = token.type in _DROPPED + ("myst_target",) or (
                 token.type in ("fence", "colon_fence") and token.info.startswith("{")
             )
             if not special:
@@ -320,7 +321,7 @@ class Converter:
             position = end
             if token.type == "myst_target":
                 out.append(anchor(token.content))
-            elif token.type == "myst_line_comment":
+            elif token.type in _DROPPED:  # comments and block breaks show nothing
                 continue
             elif gated and token.info.strip().startswith("{solution-start}"):
                 label = directive_parts(token)[1]
