@@ -58,10 +58,8 @@ def _show_source_calls(cell) -> list[ast.expr] | None:
         call = node.value if isinstance(node, ast.Expr) else None
         if isinstance(call, ast.Call) and ast.unparse(call.func).endswith(_SHOW):
             shown.extend(call.args)
-        elif isinstance(node, ast.ImportFrom) and [a.name for a in node.names] == [
-            _SHOW
-        ]:
-            continue
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue  # hidden on the website too
         elif isinstance(node, ast.Assign) and ast.unparse(node.value).endswith(_SHOW):
             continue
         else:
@@ -89,7 +87,7 @@ def _shown_code(cells, index: int, objects: list[ast.expr], where: str) -> str:
     """The Markdown code blocks the website shows for ``show_source(obj)`` of each."""
     from ..figures import show_source
 
-    namespace = _imports(cells[:index])
+    namespace = _imports(cells[: index + 1])
     blocks = []
     for node in objects:
         try:
@@ -101,6 +99,19 @@ def _shown_code(cells, index: int, objects: list[ast.expr], where: str) -> str:
             ) from error
         blocks.append(show_source(obj).data)
     return "\n\n".join(blocks)
+
+
+def _kept_imports(cell, used: set[str]) -> tuple[str, set[str]]:
+    """The imports of a replaced cell that other cells need, and the names they bind."""
+    tree = ast.parse(cell.source)
+    kept, names = [], set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound = {(a.asname or a.name).split(".")[0] for a in node.names}
+            if bound & used:
+                kept.append(ast.get_source_segment(cell.source, node))
+                names |= bound
+    return "\n".join(kept), names
 
 
 def _defined_names(cells) -> set[str]:
@@ -160,7 +171,8 @@ def colab_notebook(
         nbformat.v4.new_markdown_cell(note_markdown(book, docname)),
         nbformat.v4.new_code_cell(setup_source(book, stem, chapter_times(book.root))),
     ]
-    replaced = []
+    replaced, reimported = [], set()
+    used = _used_names(c for c in cells if _show_source_calls(c) is None)
     for number, cell in enumerate(cells[1:], start=2):
         if cell.cell_type == "markdown":
             text = converter.cell(cell.source, number)
@@ -172,12 +184,13 @@ def colab_notebook(
         shown = _show_source_calls(cell)
         if shown is not None:
             where = f"{docname}, cell {number}"
-            out.append(
-                nbformat.v4.new_markdown_cell(
-                    _shown_code(cells, number - 1, shown, where)
-                )
-            )
+            code = _shown_code(cells, number - 1, shown, where)
+            out.append(nbformat.v4.new_markdown_cell(code))
+            imports, names = _kept_imports(cell, used)
+            if imports:  # names that later cells use, imported in the hidden cell
+                out.append(nbformat.v4.new_code_cell(imports))
             replaced.append(cell)
+            reimported |= names
             continue
         code = nbformat.v4.new_code_cell(cell.source)
         if is_solution_cell(cell) and not student:
@@ -196,7 +209,7 @@ def colab_notebook(
             "are missing; generate from a full build (--glue _build) or record them "
             "into the registry (python -m vaecourse.colab record BUILD)"
         )
-    clash = _defined_names(replaced) & _used_names(out)
+    clash = (_defined_names(replaced) - reimported) & _used_names(out)
     if clash:
         raise ValueError(
             f"{docname}: code cells use {sorted(clash)}, defined in a hidden cell"
