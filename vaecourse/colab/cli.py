@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the student edition: stubs, no solutions",
     )
     p.add_argument("--force", action="store_true", help="replace files that exist")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="write a chapter even when glued values are missing (its text says so)",
+    )
     p = commands.add_parser(
         "record",
         help="store the glued values of an executed full build in the registry",
@@ -65,8 +70,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from .edition import write_edition
 
-        written, origin = write_edition(
-            args.root, args.out, glue=args.glue, student=args.student, force=args.force
+        written, origin, missing = write_edition(
+            args.root,
+            args.out,
+            glue=args.glue,
+            student=args.student,
+            force=args.force,
+            allow_missing=args.allow_missing,
         )
     except (ValueError, OSError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -74,4 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     for path in written:
         print(f"wrote {path}")
     print(f"glued values from {origin}")
+    for stem, names in missing.items():
+        print(f"warning: {stem}: no published value of {names}", file=sys.stderr)
     return 0

@@ -156,9 +156,18 @@ def _caption_cell(
 
 
 def colab_notebook(
-    book: Book, docname: str, values: dict[str, str] | None, student: bool = False
+    book: Book,
+    docname: str,
+    values: dict[str, str] | None,
+    student: bool = False,
+    missing: list[str] | None = None,
 ) -> nbformat.NotebookNode:
-    """The Colab edition of chapter ``docname`` (e.g. ``book/03_gaussian_vae``)."""
+    """The Colab edition of chapter ``docname`` (e.g. ``book/03_gaussian_vae``).
+
+    A glued value not in ``values`` raises :class:`GlueMissing`, naming every such
+    value; with a ``missing`` list, they are appended to it instead, and the text says
+    that the value is missing.
+    """
     source = nbformat.read(book.root / f"{docname}.ipynb", as_version=4)
     if student:
         source = student_notebook(source)
@@ -202,7 +211,9 @@ def colab_notebook(
         caption = _caption_cell(book, converter, cell)
         if caption is not None:
             out.append(caption)
-    if converter.missing:
+    if missing is not None:
+        missing.extend(sorted(set(converter.missing)))
+    elif converter.missing:
         raise GlueMissing(
             f"{docname}: the published run's values of "
             f"{sorted(set(converter.missing))} "
@@ -234,34 +245,37 @@ def write_edition(
     glue: str | Path | None = None,
     student: bool = False,
     force: bool = False,
-) -> tuple[list[Path], str]:
+    allow_missing: bool = False,
+) -> tuple[list[Path], str, dict[str, list[str]]]:
     """Write the Colab edition of every chapter of the book at ``root`` under ``out``.
 
     ``glue`` is a build folder or a registry file (default: the book's registry,
     :data:`~vaecourse.colab.glued.DEFAULT_REGISTRY`). Every chapter is converted before
     anything is written; an existing file with other content is an error unless
-    ``force``.
-    Returns the files and where the glued values came from.
+    ``force``. A glued value missing from ``glue`` is an error naming every one, unless
+    ``allow_missing``: the text then says the value is missing. Returns the files,
+    where the glued values came from, and the missing values by chapter.
     """
     root, out = Path(root), Path(out)
     book = read_book(root)
     table, origin = load_glued(glue if glue is not None else root / DEFAULT_REGISTRY)
     sources = {(root / f"{d}.ipynb").resolve() for d in book.chapters}
-    plan, errors = {}, []
+    plan, errors, missing = {}, [], {}
     for docname in book.chapters:
         target = out / f"{docname}.ipynb"
         if target.resolve() in sources:
             raise ValueError(
                 f"{target} would overwrite a chapter; choose another folder"
             )
+        stem, lacking = Path(docname).name, [] if allow_missing else None
         try:
-            notebook = colab_notebook(
-                book, docname, table.get(Path(docname).name), student
-            )
+            notebook = colab_notebook(book, docname, table.get(stem), student, lacking)
         except GlueMissing as error:
             errors.append(str(error))
             continue
         plan[target] = nbformat.writes(copy.deepcopy(notebook)) + "\n"
+        if lacking:
+            missing[stem] = lacking
     if errors:
         raise GlueMissing(
             f"glued values from {origin} are incomplete:\n" + "\n".join(errors)
@@ -279,4 +293,4 @@ def write_edition(
     for path, text in plan.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return list(plan), origin
+    return list(plan), origin, missing

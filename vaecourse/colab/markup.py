@@ -38,6 +38,8 @@ ADMONITIONS = {
     "tip": "Tip",
     "warning": "Warning",
 }
+MISSING = "(the published value of `{name}` is missing)"
+"""What stands for a glued value the published run lacks, when that is allowed."""
 _DROPPED = ("myst_line_comment", "myst_block_break")
 _ALARMING = {"attention", "caution", "danger", "error", "warning"}
 _EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
@@ -127,7 +129,7 @@ class Converter:
     """Converts one chapter's Markdown cells, in order (gated solutions span cells)."""
 
     def __init__(self, book: Book, docname: str, values: dict[str, str] | None):
-        self.book, self.docname, self.values = book, docname, values
+        self.book, self.docname, self.values = book, docname, values or {}
         self.where = docname
         self.solution: str | None = None  # the exercise whose gated solution is open
         self.missing: list[str] = []  # glued values not found, to report all at once
@@ -166,15 +168,13 @@ class Converter:
             (explicit["text"], explicit["target"]) if explicit else ("", content)
         )
         if name in ("glue:text", "glue", "glue:any"):
-            if self.values is None:
-                raise GlueMissing(f"{self.where}: no glued values for this chapter")
             try:
                 if name == "glue:text":
                     return escape(format_glued(self.values, content, self.where))
                 return escape(format_glued(self.values, f"{content}:", self.where))
-            except GlueMissing:
+            except GlueMissing:  # reported by the caller, with every other one
                 self.missing.append(content.split(":")[0])
-                return ""
+                return MISSING.format(name=content.split(":")[0])
         if name == "doc":
             page = self.book.resolve(self.docname, label)
             if page not in self.book.titles:
