@@ -564,6 +564,37 @@ def test_the_colab_launch_button_opens_the_colab_branch():
     assert "course_colab: book/_ext" in (ROOT / "_config.yml").read_text()
 
 
+def test_the_theme_s_colab_button_opens_the_colab_branch(tmp_path):
+    """A notebook page built by Sphinx with the book's theme and the extension."""
+    (tmp_path / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
+        "extensions = ['myst_nb', 'course_colab']\n"
+        "html_theme = 'sphinx_book_theme'\n"
+        "html_theme_options = {'repository_url': 'https://github.com/o/r', "
+        "'repository_branch': 'main', 'path_to_docs': 'book', "
+        "'launch_buttons': {'colab_url': 'https://colab.research.google.com'}}\n"
+        "nb_execution_mode = 'off'\n"
+    )
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Page")])
+    nbformat.write(page, tmp_path / "page.ipynb")
+    (tmp_path / "index.md").write_text("# Root\n\n```{toctree}\npage\n```\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-q", ".", "_out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    links = re.findall(
+        r'https://colab\.research\.google\.com[^"]*',
+        (tmp_path / "_out" / "page.html").read_text(),
+    )
+    assert links == [
+        "https://colab.research.google.com/github/o/r/blob/colab/book/page.ipynb"
+    ]
+
+
 def test_the_publish_workflow_pushes_the_edition_with_the_build_s_values():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     workflow = yaml.safe_load(
