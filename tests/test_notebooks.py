@@ -173,6 +173,7 @@ def test_config_executes_with_cache_and_builds_only_the_toc():
     assert CONFIG["sphinx"]["local_extensions"] == {
         "book._ext.course_book": "./",
         "course_version": "book/_ext",
+        "course_colab": "book/_ext",
     }
     assert (
         CONFIG["sphinx"]["config"]["hide_solutions"] is False

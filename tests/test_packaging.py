@@ -128,6 +128,9 @@ OPTIONAL_IMPORTS = {
     "sphinx": "the book's Sphinx hooks, which only jupyter-book (the book extra) calls",
     "myst_nb": "glue() stores values for the book when myst-nb is there, and works without",
     "nbclient": "executing notebooks (exercises record, bench book) needs a Jupyter kernel too",
+    "markdown_it": "the Colab edition's generator (python -m vaecourse.colab) parses MyST with the book extra",
+    "myst_parser": "the Colab edition's generator reads the chapters with MyST's own parser (book extra)",
+    "pybtex": "the Colab edition's generator reads the bibliography, as sphinxcontrib-bibtex does (book extra)",
 }
 # Files the build reads; the copy holds nothing else, so the wheel cannot depend on more.
 BUILD_INPUTS = [
