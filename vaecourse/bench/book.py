@@ -88,13 +88,16 @@ def book(
     out=None,
     markdown_path: str | None = None,
     executed_dir: str | None = None,
+    replace_in: str | None = None,
 ) -> list[dict]:
     """Execute each chapter in ``mode`` (quick, full or both) and print seconds per chapter.
 
     With ``markdown_path`` the table is also written as a Markdown page fragment, which the
     preface includes, so the times it quotes are this command's output. With
     ``executed_dir`` each executed notebook is kept in ``executed_dir/<mode>/``, an error
-    included.
+    included. With ``replace_in`` (the JSON of an earlier run of the same mode), the chapters
+    measured now replace their rows of that run and the others are kept; the table then says
+    which chapters each run measured, with its date and load.
     """
     out = out or sys.stdout
     if mode not in ("quick", "full", "both"):
@@ -151,6 +154,15 @@ def book(
                 )
                 out.flush()
         rows = list(results.values())
+    runs = [
+        dict(
+            date=time.strftime("%Y-%m-%d %H:%M"),
+            load_before=before,
+            chapters=[r["chapter"] for r in rows],
+        )
+    ]
+    if replace_in:
+        rows, runs = _replace_rows(Path(replace_in), rows, runs, mode)
     print(file=out)
     header = ["chapter"] + [f"{m} (s)" for m in modes]
     table_rows = [
@@ -167,18 +179,64 @@ def book(
     print(f"# after: {load_average()}", file=out)
     if markdown_path:
         command = "python -m vaecourse.bench book --mode " + mode
+        when = "; ".join(
+            f"{', '.join(run['chapters'])}: {run['date']}, {run['load_before']} before"
+            for run in runs
+        )
+        note = (
+            f" Chapters measured by each run: {when}."
+            if len(runs) > 1
+            else f" Load average before the run: {runs[0]['load_before']}."
+        )
         Path(markdown_path).write_text(
-            f"Measured with `{command}` on {describe_machine(torch.device('cpu'))}, "
-            f"{time.strftime('%Y-%m-%d')}; each chapter in a fresh kernel, full-mode times including "
-            f"the training of every model; load average before the run: {before}.\n\n"
+            f"Measured with `{command}` on {describe_machine(torch.device('cpu'))}; each "
+            "chapter in a fresh kernel, in order, "
+            + (
+                "with the usual checkpoint folder (times leave out training done before)."
+                if keep_checkpoints
+                else "with a checkpoint folder that was empty at the start, so that "
+                "full-mode times include the training of every model."
+            )
+            + note.replace("_", "\\_")
+            + "\n\n"
             + table.replace("_", "\\_")
             + "\n"
         )
     if json_path:
         Path(json_path).write_text(
             json.dumps(
-                dict(machine=describe_machine(torch.device("cpu")), chapters=rows),
+                dict(
+                    machine=describe_machine(torch.device("cpu")),
+                    mode=mode,
+                    runs=runs,
+                    chapters=rows,
+                ),
                 indent=1,
             )
         )
     return rows
+
+
+def _replace_rows(
+    path: Path, rows: list[dict], runs: list[dict], mode: str
+) -> tuple[list[dict], list[dict]]:
+    """Rows and runs of the earlier run in ``path``, with the chapters measured now replaced."""
+    earlier = json.loads(path.read_text())
+    if earlier.get("mode") != mode or "runs" not in earlier:
+        raise ValueError(
+            f"{path} is not the JSON of a `bench book --mode {mode}` run (written with --json)"
+        )
+    measured = {r["chapter"] for r in rows}
+    kept = [r for r in earlier["chapters"] if r["chapter"] not in measured]
+    order = [p.stem for p in toc_chapters()]
+    merged = sorted(
+        kept + rows,
+        key=lambda r: (
+            order.index(r["chapter"]) if r["chapter"] in order else len(order)
+        ),
+    )
+    earlier_runs = [
+        {**run, "chapters": [c for c in run["chapters"] if c not in measured]}
+        for run in earlier["runs"]
+    ]
+    return merged, [run for run in earlier_runs if run["chapters"]] + runs

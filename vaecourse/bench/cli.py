@@ -107,6 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(book/_generated/chapter_times.md is the one the preface includes)",
     )
     p.add_argument(
+        "--replace-in",
+        default=None,
+        metavar="JSON",
+        help="an earlier run's --json: the chapters measured now replace their rows, the "
+        "others are kept, and the table says which run measured which chapter",
+    )
+    p.add_argument(
         "--save-executed",
         default=None,
         metavar="DIR",
@@ -183,5 +190,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep_checkpoints=args.keep_checkpoints,
             markdown_path=args.markdown,
             executed_dir=args.save_executed,
+            replace_in=args.replace_in,
         )
     return 0
