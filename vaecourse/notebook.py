@@ -143,10 +143,16 @@ def glue(name: str, value: Any, display: bool = False) -> None:
 
 _COLAB_SETUP = """\
 # Set-up (hidden in the book): in Colab, install the course package and enable widgets.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    %pip install --quiet "vaecourse @ git+{url}@{branch}"
+    package = "vaecourse @ git+{url}@{branch}"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", package]
+    done = subprocess.run(pip, capture_output=True, text=True)  # quiet unless it fails
+    if done.returncode != 0:
+        print(done.stdout, done.stderr, sep="\\n")
+        raise RuntimeError("installing the course package failed (pip's output is above)")
     from google.colab import output
 
     output.enable_custom_widget_manager()
@@ -156,8 +162,8 @@ import vaecourse  # noqa: F401 (before torch: sets the thread policy, vaecourse.
 def colab_setup_source(url: str, branch: str) -> str:
     """The first cell of every chapter, for the repository at ``url`` (``_config.yml``'s ``repository``).
 
-    >>> print(colab_setup_source("https://github.com/o/r", "main").splitlines()[4].strip())
-    %pip install --quiet "vaecourse @ git+https://github.com/o/r@main"
+    >>> print(colab_setup_source("https://github.com/o/r", "main").splitlines()[5].strip())
+    package = "vaecourse @ git+https://github.com/o/r@main"
     """
     url = url.rstrip("/")
     if not url.startswith("https://"):
