@@ -321,7 +321,8 @@ def test_the_sampled_decomposition_underestimates_information_and_overestimates_
     a, s, n = 2.0, 0.1, 20  # few images: log N = 3.0 nats, the information's size
     encoder = _LinearEncoder(a, s)
     v = a**2 + s**2
-    info_true, marginal_true = 0.5 * math.log(1 + a**2 / s**2), 0.5 * (v - 1 - math.log(v))
+    info_true = 0.5 * math.log(1 + a**2 / s**2)
+    marginal_true = 0.5 * (v - 1 - math.log(v))
     g = torch.Generator().manual_seed(0)
     runs = [
         rate_decomposition(
@@ -333,7 +334,10 @@ def test_the_sampled_decomposition_underestimates_information_and_overestimates_
     marginal = torch.tensor([r["marginal_kl"] for r in runs])
     rate = torch.tensor([r["rate"] for r in runs])
     rate_true = 0.5 * (v - 1 - 2 * math.log(s))  # E_x KL(N(a x, s^2) || N(0, 1))
-    se = lambda t: t.std().item() / math.sqrt(len(t))  # noqa: E731
+
+    def se(t):
+        return t.std().item() / math.sqrt(len(t))
+
     assert abs(rate.mean().item() - rate_true) < 4 * se(rate)  # the rate: unbiased
     assert info.max().item() <= math.log(n)  # the estimate cannot pass log N
     assert info.mean().item() < info_true - 4 * se(info)  # it is biased low
