@@ -279,3 +279,66 @@ def test_train_recorded_measures_before_and_after_each_segment():
     assert sum(record["kl_per_dim"]) == pytest.approx(record["rate"][-1], rel=1e-5)
     with pytest.raises(ValueError, match="every"):
         train_recorded(vae, x, x_valid, epochs=1, batch_size=10, lr=1e-2, every=0)
+
+
+def test_the_free_bits_check_accepts_every_form_of_the_max_and_rejects_per_image():
+    from vaecourse.checks import check_free_bits_kl
+
+    def batch_mean(kl):
+        return kl.mean(0)
+
+    right = {
+        "clamp": lambda kl, k: batch_mean(kl).clamp(min=k).sum(),
+        "maximum": lambda kl, k: torch.maximum(batch_mean(kl), torch.tensor(k)).sum(),
+        "relu": lambda kl, k: (torch.relu(batch_mean(kl) - k) + k).sum(),
+        "where": lambda kl, k: torch.where(
+            batch_mean(kl) > k, batch_mean(kl), torch.full((kl.shape[1],), k)
+        ).sum(),
+    }
+    for answer in right.values():  # their gradients differ only where the mean is kappa
+        assert check_free_bits_kl(answer) is True
+    assert check_free_bits_kl(lambda kl, k: kl.clamp(min=k).mean(0).sum()) is False
+
+
+class _LinearEncoder:
+    """q(z | x) = N(a x, s^2) on real x: a stand-in with a closed-form decomposition."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, a, s):
+        self.a, self.log_s = a, math.log(s)
+
+    def check_data(self, x):
+        return x
+
+    def encode(self, x):
+        return self.a * x, torch.full_like(x, self.log_s)
+
+
+def test_the_sampled_decomposition_underestimates_information_and_overestimates_marginal():
+    # x ~ N(0, 1), q(z | x) = N(a x, s^2): I_q = log(1 + a^2 / s^2) / 2, and q(z) = N(0, v)
+    # with v = a^2 + s^2, so KL(q(z) || N(0, 1)) = (v - 1 - log v) / 2 in closed form
+    a, s, n = 2.0, 0.1, 20  # few images: log N = 3.0 nats, the information's size
+    encoder = _LinearEncoder(a, s)
+    v = a**2 + s**2
+    info_true = 0.5 * math.log(1 + a**2 / s**2)
+    marginal_true = 0.5 * (v - 1 - math.log(v))
+    g = torch.Generator().manual_seed(0)
+    runs = [
+        rate_decomposition(
+            encoder, torch.randn(n, 1, dtype=torch.float64, generator=g), 1000, g
+        )
+        for _ in range(50)
+    ]
+    info = torch.tensor([r["mutual_info"] for r in runs])
+    marginal = torch.tensor([r["marginal_kl"] for r in runs])
+    rate = torch.tensor([r["rate"] for r in runs])
+    rate_true = 0.5 * (v - 1 - 2 * math.log(s))  # E_x KL(N(a x, s^2) || N(0, 1))
+
+    def se(t):
+        return t.std().item() / math.sqrt(len(t))
+
+    assert abs(rate.mean().item() - rate_true) < 4 * se(rate)  # the rate: unbiased
+    assert info.max().item() <= math.log(n)  # the estimate cannot pass log N
+    assert info.mean().item() < info_true - 4 * se(info)  # it is biased low
+    assert marginal.mean().item() > marginal_true + 4 * se(marginal)  # and this high

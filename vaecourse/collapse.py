@@ -81,7 +81,11 @@ def _log_prior(model):
 def log_density_ratio(model, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     r""":math:`\log q_\phi(z) - \log p(z)` at the points ``z`` ``(M, Dz)``, the aggregate posterior
     taken over the images ``x``: very negative where the prior puts mass that no image's
-    posterior covers (a *hole*). Shape ``(M,)``."""
+    posterior covers (a *hole*). Shape ``(M,)``.
+
+    As an estimate of the aggregate posterior of the distribution that the images are drawn
+    from, the log of the average over the images is biased low (Jensen's inequality), most
+    where few codes lie: a small sample of images shows more holes."""
     mu, log_sigma = model.encode(model.check_data(x).to(model.device))
     z = z.to(mu)
     return (aggregate_log_density(z, mu, log_sigma) - _log_prior(model)(z)).cpu()
@@ -107,6 +111,12 @@ def rate_decomposition(
     then its posterior), with :math:`\log q_\phi(z_m)` summed exactly over the :math:`N` images.
     The rate on the left is estimated independently: in closed form for the standard-normal
     prior, else from ``samples_per_image`` fresh draws of each image's posterior.
+
+    For :math:`p_{\mathrm{data}}` uniform on the images, every average is unbiased. For the
+    distribution that the images are drawn from, the rate stays unbiased, but the information
+    is biased low: it is the InfoNCE bound with its best critic (Poole et al., 2019),
+    below :math:`I_q(x; z)` in expectation and never above :math:`\log N`. The second part,
+    the rate minus the first, is biased high by as much.
 
     Returns:
         a dict of floats: ``rate`` and ``rate_se`` (its Monte Carlo standard error, 0 in closed
