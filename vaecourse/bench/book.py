@@ -122,7 +122,7 @@ def book(
         f"# chapter execution times (nbclient, fresh kernel each, {describe_machine(torch.device('cpu'))})",
         file=out,
     )
-    before = load_average()
+    before, started = load_average(), time.strftime("%Y-%m-%d %H:%M")
     print(f"# before: {before}", file=out)
     rows = []
     with tempfile.TemporaryDirectory(prefix="vaecourse-bench-ckpt-") as tmp:
@@ -156,13 +156,15 @@ def book(
         rows = list(results.values())
     runs = [
         dict(
-            date=time.strftime("%Y-%m-%d %H:%M"),
+            date=started,
             load_before=before,
+            modes=modes,
             chapters=[r["chapter"] for r in rows],
         )
     ]
     if replace_in:
-        rows, runs = _replace_rows(Path(replace_in), rows, runs, mode)
+        rows, runs, modes = _replace_rows(Path(replace_in), rows, runs, modes)
+        mode = "both" if modes == ["quick", "full"] else modes[0]
     print(file=out)
     header = ["chapter"] + [f"{m} (s)" for m in modes]
     table_rows = [
@@ -180,7 +182,8 @@ def book(
     if markdown_path:
         command = "python -m vaecourse.bench book --mode " + mode
         when = "; ".join(
-            f"{', '.join(run['chapters'])}: {run['date']}, {run['load_before']} before"
+            f"{' and '.join(run['modes'])} mode of {', '.join(run['chapters'])}: "
+            f"{run['date']}, {run['load_before']} before"
             for run in runs
         )
         note = (
@@ -207,7 +210,7 @@ def book(
             json.dumps(
                 dict(
                     machine=describe_machine(torch.device("cpu")),
-                    mode=mode,
+                    modes=modes,
                     runs=runs,
                     chapters=rows,
                 ),
@@ -218,25 +221,42 @@ def book(
 
 
 def _replace_rows(
-    path: Path, rows: list[dict], runs: list[dict], mode: str
-) -> tuple[list[dict], list[dict]]:
-    """Rows and runs of the earlier run in ``path``, with the chapters measured now replaced."""
+    path: Path, rows: list[dict], runs: list[dict], modes: list[str]
+) -> tuple[list[dict], list[dict], list[str]]:
+    """The earlier run in ``path`` with the times measured now (chapters x ``modes``) replaced.
+
+    Returns the merged rows, the runs that measured what is left of each, and the modes of
+    the earlier run (the columns of the table).
+    """
     earlier = json.loads(path.read_text())
-    if earlier.get("mode") != mode or "runs" not in earlier:
+    if "runs" not in earlier or not set(modes) <= set(earlier.get("modes", [])):
         raise ValueError(
-            f"{path} is not the JSON of a `bench book --mode {mode}` run (written with --json)"
+            f"{path} is not the JSON of a `bench book` run (--json) with the modes {modes}"
         )
-    measured = {r["chapter"] for r in rows}
-    kept = [r for r in earlier["chapters"] if r["chapter"] not in measured]
+    now = {r["chapter"]: r for r in rows}
+    merged = []
+    for row in earlier["chapters"]:
+        row = dict(row)
+        for m in modes:
+            if row["chapter"] in now:
+                row.pop(f"{m}_error", None)
+                row.update(
+                    {k: v for k, v in now[row["chapter"]].items() if k.startswith(m)}
+                )
+        merged.append(row)
+    known = {r["chapter"] for r in merged}
     order = [p.stem for p in toc_chapters()]
-    merged = sorted(
-        kept + rows,
-        key=lambda r: (
-            order.index(r["chapter"]) if r["chapter"] in order else len(order)
-        ),
+    merged += [dict(now[c]) for c in now if c not in known]
+    merged.sort(
+        key=lambda r: order.index(r["chapter"]) if r["chapter"] in order else 99
     )
-    earlier_runs = [
-        {**run, "chapters": [c for c in run["chapters"] if c not in measured]}
-        for run in earlier["runs"]
-    ]
-    return merged, [run for run in earlier_runs if run["chapters"]] + runs
+    kept = []
+    for run in earlier["runs"]:
+        untouched = [c for c in run["chapters"] if c not in now]
+        partly = [m for m in run["modes"] if m not in modes]
+        if untouched:
+            kept.append({**run, "chapters": untouched})
+        if partly and len(untouched) < len(run["chapters"]):
+            others = [c for c in run["chapters"] if c in now]
+            kept.append({**run, "modes": partly, "chapters": others})
+    return merged, kept + runs, earlier["modes"]
