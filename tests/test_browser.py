@@ -3,7 +3,7 @@
 For every page listed in ``_toc.yml`` the test checks that the page loads without console
 errors, that its math is typeset by MathJax, that every image loads, that no output shows a
 traceback, an exception, progress-bar litter or a widget's raw text, that exercise solutions
-are collapsed and open on a click, and that a chapter's Colab link opens this notebook of the
+are collapsed and open on a click, and that a chapter's Colab link opens its Colab edition in the
 repository named in ``_config.yml``. A full-page screenshot of each page goes to
 ``$VAECOURSE_ARTIFACTS/screenshots/`` (default ``_artifacts/screenshots/``), with a
 ``layout.json`` of what the checks measured (e.g. tables wider than the text column).
@@ -280,7 +280,8 @@ def _colab_url(page: str) -> str:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     repo = config["repository"]["url"].rstrip("/").removesuffix(".git")
     org_repo = "/".join(repo.split("/")[-2:])
-    branch = config["repository"].get("branch", "main")
+    # the Colab edition's branch, which the publish workflow writes (book/_ext/course_colab.py)
+    branch = config["sphinx"]["config"]["course_colab_branch"]
     prefix = config["repository"].get("path_to_book", "").strip("/")
     path = "/".join(filter(None, [prefix, f"{page}.ipynb"]))
     return f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/{path}"

@@ -137,7 +137,11 @@ def test_each_chapter_runs_alone_in_quick_mode(
     client = NotebookClient(
         notebook, km=manager, timeout=600, resources={"metadata": {"path": str(folder)}}
     )
-    client.execute(env=env)
+    try:
+        client.execute(env=env)
+    finally:  # nbclient leaves a kernel it did not start running
+        if manager.has_kernel:
+            manager.shutdown_kernel(now=True)
     text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
     where, quick = text.split()
     assert Path(where).is_relative_to(python.parents[1]), "imported the checkout"

@@ -117,7 +117,12 @@ def full_key(path) -> str:
 
 
 def lines(capsys) -> list[str]:
-    return capsys.readouterr().err.splitlines()
+    """The messages on stderr, without the download's progress bar (shown unless TQDM_DISABLE)."""
+    return [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if line and "%|" not in line
+    ]
 
 
 def leftovers(folder: Path) -> list[str]:
