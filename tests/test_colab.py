@@ -75,6 +75,13 @@ def test_the_registry_holds_every_value_the_chapters_quote(editions):
     )
 
 
+def test_the_registry_holds_only_chapters_of_the_book():
+    registry = json.loads((ROOT / DEFAULT_REGISTRY).read_text(encoding="utf-8"))
+    chapters = {p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb")}
+    stale = sorted(set(registry) - chapters)
+    assert not stale, f"{DEFAULT_REGISTRY} holds chapters that no longer exist: {stale}"
+
+
 def _markdown(notebook) -> list[str]:
     return [c.source for c in notebook.cells if c.cell_type == "markdown"]
 
