@@ -37,3 +37,14 @@ def fit(model, training: dict, desc: str) -> tuple[History, int]:
         desc=desc,
     )
     return history, len(x_train)
+
+
+def summary(history: History, num_train: int) -> dict:
+    """What every zoo model of an ELBO records of its training: time, epochs, ELBO curves."""
+    return {
+        "seconds": history.seconds,
+        "epochs": history.epoch,
+        "num_train": num_train,
+        "train_elbo": history.train["elbo"],
+        "valid_elbo": history.valid["elbo"],
+    }

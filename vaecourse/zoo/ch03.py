@@ -7,6 +7,7 @@ from ..data import IMAGE_SIZE
 from ..gaussian_vae import GaussianVAE
 from ..runtime import pick
 from ._training import fit as fit_with
+from ._training import summary
 
 __all__ = ["SETTINGS", "BETAS", "vae_2d", "vae_z20", "vae_beta"]
 
@@ -48,11 +49,7 @@ def _load_or_train(name: str, make, epochs: int, desc: str, retrain: bool):
 def _fit(model, training: dict, desc: str):
     history, num_train = fit_with(model, training, desc)
     return {
-        "seconds": history.seconds,
-        "epochs": history.epoch,
-        "num_train": num_train,
-        "train_elbo": history.train["elbo"],
-        "valid_elbo": history.valid["elbo"],
+        **summary(history, num_train),
         "train_recon": history.train["recon"],
         "train_kl": history.train["kl"],
     }

@@ -8,6 +8,7 @@ from ..gaussian_vae import GaussianVAE
 from ..protocol import check_positive_int
 from ..runtime import pick
 from ._training import fit as fit_with
+from ._training import summary
 
 __all__ = ["SETTINGS", "NUM_SAMPLES", "iwae"]
 
@@ -45,11 +46,7 @@ def _fit(model: GaussianVAE, desc: str) -> dict:
     training = _training()
     history, num_train = fit_with(model, training, desc)
     return {
-        "seconds": history.seconds,
-        "epochs": history.epoch,
-        "num_train": num_train,
-        "train_elbo": history.train["elbo"],
-        "valid_elbo": history.valid["elbo"],
+        **summary(history, num_train),
         "train_iw_bound": history.train.get("iw_bound", history.train["elbo"]),
     }
 
